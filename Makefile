@@ -1,0 +1,63 @@
+# Two commands do everything: `make lab` and `make test`. Each sets up .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
+REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: help setup lab test test-real serve bench notebooks lock lint reset clean
+
+help:
+	@echo "make lab        set up, then open the workbook in JupyterLab"
+	@echo "make test       set up, then run every test and every notebook (nbval, strict)"
+	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
+	@echo "make serve      run the reference markets API with demo data"
+	@echo "make bench      print the measured figures the lessons quote (JSON)"
+	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
+	@echo "make reset      throw away your edits to the notebooks"
+
+# The venv is rebuilt when the dependency files change. uv resolves in seconds; pip is the
+# fallback when uv cannot be installed. constraints.txt pins what a fresh install resolves.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if $(BIN)/python -m pip install -q uv; then \
+		$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
+	else \
+		$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'; \
+	fi
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --no-browser --allow-root --ip=127.0.0.1 --notebook-dir=notebooks
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-real: $(STAMP)
+	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
+
+serve: $(STAMP)
+	$(BIN)/python -m patterns.serve
+
+bench: $(STAMP)
+	$(BIN)/python -m bench --json
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb
+
+lock: $(STAMP)
+	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev -q pyproject.toml -o constraints.txt
+
+lint: $(STAMP)
+	$(BIN)/ruff check patterns bench tests tools
+
+reset:
+	git checkout -- notebooks/
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Live measurements the lessons quote: `python -m bench --json`."""

@@ -1,0 +1,156 @@
+"""The database extension: one engine per app, one session per request, isolated scratch schemas."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from patterns.config import ENV_DATABASE_URL, ConfigurationError, mask_url
+from patterns.models import Base
+
+# A scratch schema older than this was left by a killed run; sweeping it keeps the server clean.
+STALE_SCHEMA_SECONDS = 3600
+SCHEMA_PREFIX = "wb_"
+
+
+def _sqlite_hooks(engine: Engine) -> None:
+    """Let SQLAlchemy, not Python's sqlite3 driver, decide where transactions begin."""
+
+    # The driver skips BEGIN before SELECT/DDL and so breaks SAVEPOINT; the SQLAlchemy docs'
+    # recipe: turn the driver's own handling off and emit BEGIN ourselves.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _sweep_stale_schemas(engine: Engine) -> None:
+    """Drop scratch schemas that a killed run left behind (their name carries their birth time)."""
+    now = int(time.time())
+    with engine.begin() as conn:
+        names = conn.scalars(
+            text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+            {"p": SCHEMA_PREFIX + "%"},
+        ).all()
+        for name in names:
+            born = name.split("_")[1] if name.count("_") >= 2 else ""
+            if born.isdigit() and now - int(born) > STALE_SCHEMA_SECONDS:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+class Database:
+    """Engine, session factory and (when isolated) a private schema for one Flask app."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker[Session] | None = None
+        self.schema: str | None = None
+        self._tempdir: str | None = None
+        self._admin_url: str | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Build the engine from app.config, create the tables and close sessions on teardown."""
+        url = app.config.get("DATABASE_URL")
+        isolated = bool(app.config.get("DATABASE_ISOLATED"))
+        self.engine = self._make_engine(url, isolated)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        Base.metadata.create_all(self.engine)
+        app.extensions["db"] = self
+        app.teardown_appcontext(_close_session)
+
+    def _make_engine(self, url: str | None, isolated: bool) -> Engine:
+        if url is None or (isolated and make_url(url).get_backend_name() == "sqlite"):
+            # Embedded default: a private SQLite file, removed when the process exits. A file
+            # (not :memory:) so that two sessions really are two connections, as on a server.
+            self._tempdir = tempfile.mkdtemp(prefix="workbook-")
+            url = f"sqlite:///{os.path.join(self._tempdir, 'markets.sqlite3')}"
+        backend = make_url(url).get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if backend == "postgresql" and isolated:
+            self._admin_url = url
+            self.schema = f"{SCHEMA_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
+            kwargs["connect_args"] = {"options": f"-csearch_path={self.schema}"}
+        try:
+            engine = create_engine(url, **kwargs)
+            if backend == "sqlite":
+                _sqlite_hooks(engine)
+            if self.schema:
+                admin = create_engine(url)
+                try:
+                    _sweep_stale_schemas(admin)
+                    with admin.begin() as conn:
+                        conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+                finally:
+                    admin.dispose()
+            with engine.connect():
+                pass
+        except Exception as exc:  # one readable line, not a driver traceback
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise ConfigurationError(
+                f"{ENV_DATABASE_URL}={mask_url(url)}: cannot use this database: {reason}"
+            ) from None
+        atexit.register(self.close)
+        return engine
+
+    def close(self) -> None:
+        """Dispose of the engine and drop what isolation created; safe to call twice."""
+        if self.engine is not None:
+            self.engine.dispose()
+        if self.schema and self._admin_url:
+            admin = create_engine(self._admin_url)
+            try:
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            except Exception:
+                pass  # the sweep of the next run removes it
+            finally:
+                admin.dispose()
+            self.schema = None
+        if self._tempdir:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+
+    def new_session(self) -> Session:
+        """A fresh session the caller owns (scripts, notebooks, background jobs)."""
+        assert self.sessionmaker is not None, "Database.init_app(app) was not called"
+        return self.sessionmaker()
+
+
+def get_db(app: Flask | None = None) -> Database:
+    """The Database of the given app, or of the current one."""
+    return (app or current_app).extensions["db"]
+
+
+def get_session() -> Session:
+    """The session of the current request (or app context), created on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().new_session()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    # Closing rolls back whatever the request did not commit: nothing half-written survives.
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,112 @@
+"""The markets REST blueprint: the seed's five routes with correct status codes and validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from marshmallow import Schema, ValidationError
+
+from patterns.auth_middleware import can_modify, require_auth
+from patterns.db import get_session
+from patterns.error_handling import ApiError
+from patterns.models import Market
+from patterns.repository import SqlAlchemyMarketRepository
+from patterns.schemas import ListQuerySchema, MarketSchema, MarketWriteSchema
+from patterns.service_layer import MarketService
+
+bp = Blueprint("markets", __name__, url_prefix="/api/markets")
+
+_market = MarketSchema()
+_markets = MarketSchema(many=True)
+
+
+def market_service() -> MarketService:
+    """The service for this request: the request's session is its repository and unit of work."""
+    session = get_session()
+    return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit)
+
+
+def envelope(data: Any, status: int = 200, **extra: Any) -> tuple[Response, int]:
+    """The seed's success envelope: {"success": true, "data": ...}."""
+    return jsonify({"success": True, "data": data, **extra}), status
+
+
+def query_args(schema: Schema) -> dict[str, Any]:
+    """The validated query string, or a 400 naming each bad parameter."""
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as err:
+        names = ", ".join(sorted(err.normalized_messages()))
+        raise ApiError(f"invalid query parameters: {names}", 400,
+                       errors=err.normalized_messages()) from None
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    """The validated JSON body: 415 if it is not JSON, 400 if malformed, 422 if invalid."""
+    if not request.is_json:
+        raise ApiError("send the body as application/json", 415)
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError("the body is not valid JSON", 400)
+    if not isinstance(data, dict):
+        raise ApiError("the body must be a JSON object", 422)
+    return schema.load(data)
+
+
+def _owned_market(market_id: int) -> Market:
+    market = market_service().get_by_id(market_id)
+    if market is None:
+        raise ApiError(f"market {market_id} not found", 404)
+    # 403, not 404: markets are public (GET shows them), so hiding existence would protect nothing.
+    if not can_modify(g.current_user, market.creator_id):
+        raise ApiError("only the market's creator or an admin may change it", 403)
+    return market
+
+
+@bp.get("")
+def list_markets() -> tuple[Response, int]:
+    """GET /api/markets?status=&limit=&offset= — one bounded page."""
+    q = query_args(ListQuerySchema())
+    markets = market_service().get_all(status=q.get("status"), limit=q["limit"], offset=q["offset"])
+    return envelope(_markets.dump(markets),
+                    meta={"limit": q["limit"], "offset": q["offset"], "count": len(markets)})
+
+
+@bp.get("/<int:market_id>")
+def get_market(market_id: int) -> tuple[Response, int]:
+    """GET /api/markets/<id> — 404 when it does not exist."""
+    market = market_service().get_by_id(market_id)
+    if market is None:
+        raise ApiError(f"market {market_id} not found", 404)
+    return envelope(_market.dump(market))
+
+
+@bp.post("")
+@require_auth
+def create_market() -> tuple[Response, int, dict[str, str]]:
+    """POST /api/markets — 201 with a Location header naming the new market."""
+    data = json_body(MarketWriteSchema())
+    market = market_service().create(data, creator_id=g.current_user.id)
+    location = url_for("markets.get_market", market_id=market.id)
+    response, status = envelope(_market.dump(market), 201)
+    return response, status, {"Location": location}
+
+
+@bp.put("/<int:market_id>")
+@require_auth
+def update_market(market_id: int) -> tuple[Response, int]:
+    """PUT /api/markets/<id> — replace the writable fields; 404 when it does not exist."""
+    _owned_market(market_id)
+    data = json_body(MarketWriteSchema())
+    market = market_service().update(market_id, data)
+    return envelope(_market.dump(market))
+
+
+@bp.delete("/<int:market_id>")
+@require_auth
+def delete_market(market_id: int) -> tuple[str, int]:
+    """DELETE /api/markets/<id> — 204 with an empty body (a 204 cannot carry one)."""
+    _owned_market(market_id)
+    market_service().delete(market_id)
+    return "", 204
