@@ -74,6 +74,8 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     if not _wants_problem():
         return error
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if "Allow" in headers:  # werkzeug builds it from a set: sort it so answers are stable
+        headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
     return problem(error.code or 500, error.description or error.name, title=error.name,
                    headers=headers)
 
