@@ -1,0 +1,80 @@
+"""The database extension: isolation, session per request, SQLite transaction hooks."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from patterns.app import create_app
+from patterns.db import get_db, get_session
+from patterns.models import Market, User
+
+
+def test_isolated_apps_do_not_share_rows() -> None:
+    one = create_app({"TESTING": True, "DEMO_ROWS": 5})
+    two = create_app({"TESTING": True})
+    try:
+        with get_db(one).new_session() as a, get_db(two).new_session() as b:
+            assert a.scalar(select(func.count()).select_from(Market)) == 5
+            assert b.scalar(select(func.count()).select_from(Market)) == 0
+    finally:
+        get_db(one).close()
+        get_db(two).close()
+
+
+def test_close_removes_what_isolation_created(app: Flask) -> None:
+    db = get_db(app)
+    schema, url = db.schema, str(db.engine.url)
+    db.close()
+    if schema:  # PostgreSQL: the scratch schema is gone
+        admin = create_app({"TESTING": True})
+        with get_db(admin).engine.connect() as conn:
+            left = conn.execute(text("SELECT count(*) FROM information_schema.schemata "
+                                     "WHERE schema_name = :s"), {"s": schema}).scalar()
+        get_db(admin).close()
+        assert left == 0
+    else:  # SQLite: the temporary file is gone
+        assert not os.path.exists(url.removeprefix("sqlite:///"))
+    db.close()  # twice is harmless
+
+
+def test_session_is_per_request_and_closed_on_teardown(app: Flask) -> None:
+    seen = []
+
+    @app.get("/probe")
+    def probe() -> str:
+        seen.append(get_session())
+        assert get_session() is seen[-1]  # one per request
+        return "ok"
+
+    client = app.test_client()
+    client.get("/probe")
+    client.get("/probe")
+    assert seen[0] is not seen[1]
+    assert not seen[0].in_transaction()  # closed: nothing left open
+
+
+def test_uncommitted_request_work_is_rolled_back(app: Flask) -> None:
+    @app.post("/half")
+    def half() -> str:
+        get_session().add(User(name="ghost", email="ghost@example.com"))
+        get_session().flush()
+        raise RuntimeError("boom after a flush")
+
+    assert app.test_client().post("/half").status_code == 500
+    with get_db(app).new_session() as session:
+        assert session.scalar(select(User).where(User.email == "ghost@example.com")) is None
+
+
+def test_savepoints_roll_back_only_the_inner_work(app: Flask) -> None:
+    with get_db(app).new_session() as session, session.begin():
+        session.get(Market, 1).name = "outer"
+        nested = session.begin_nested()
+        session.get(Market, 2).name = "inner"
+        session.flush()
+        nested.rollback()
+    with get_db(app).new_session() as session:
+        assert session.get(Market, 1).name == "outer"
+        assert session.get(Market, 2).name != "inner"
