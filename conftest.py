@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 import pytest
+
+from patterns.config import ENV_DATABASE_URL
+from patterns.db import ENV_RUN_ID, drop_run_schemas, run_id
 
 ROOT = Path(__file__).parent
 
@@ -13,3 +18,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # nbval resolves --nbval-sanitize-with against the start directory; pin it to the repo.
     if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
         config.option.nbval_sanitize_with = str(ROOT / "nbval-sanitize.cfg")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # One id for this run, inherited by every notebook kernel nbval starts.
+    os.environ.setdefault(ENV_RUN_ID, secrets.token_hex(4))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # nbval stops kernels with SIGKILL, so their exit hooks never drop their scratch schemas.
+    url = os.environ.get(ENV_DATABASE_URL)
+    if url and url.startswith("postgresql"):
+        try:
+            drop_run_schemas(url, run_id())
+        except Exception as exc:  # cleanup must not turn a green run red; say why instead
+            print(f"\nnote: could not drop this run's scratch schemas: {exc}")

@@ -21,6 +21,8 @@ from patterns.models import Base
 # A scratch schema older than this was left by a killed run; sweeping it keeps the server clean.
 STALE_SCHEMA_SECONDS = 3600
 SCHEMA_PREFIX = "wb_"
+# Set by the root conftest for a whole pytest run, so its kernels' schemas can be found and dropped.
+ENV_RUN_ID = "WORKBOOK_RUN_ID"
 
 
 def _sqlite_hooks(engine: Engine) -> None:
@@ -57,6 +59,28 @@ def _sweep_stale_schemas(engine: Engine) -> None:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
 
 
+def run_id() -> str:
+    """The id of the test run this process belongs to (kernels inherit it), else "solo"."""
+    value = os.environ.get(ENV_RUN_ID, "solo")
+    return value if value.isalnum() else "solo"
+
+
+def drop_run_schemas(url: str, run: str) -> int:
+    """Drop the scratch schemas of one run: nbval kills kernels, so their atexit never runs."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            names = conn.scalars(
+                text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+                {"p": f"{SCHEMA_PREFIX}%\\_{run}\\_%"},
+            ).all()
+            for name in names:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        return len(names)
+    finally:
+        engine.dispose()
+
+
 class Database:
     """Engine, session factory and (when isolated) a private schema for one Flask app."""
 
@@ -89,7 +113,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if backend == "postgresql" and isolated:
             self._admin_url = url
-            self.schema = f"{SCHEMA_PREFIX}{int(time.time())}_{secrets.token_hex(4)}"
+            self.schema = f"{SCHEMA_PREFIX}{int(time.time())}_{run_id()}_{secrets.token_hex(4)}"
             kwargs["connect_args"] = {"options": f"-csearch_path={self.schema}"}
         try:
             engine = create_engine(url, **kwargs)

@@ -78,3 +78,25 @@ def test_savepoints_roll_back_only_the_inner_work(app: Flask) -> None:
     with get_db(app).new_session() as session:
         assert session.get(Market, 1).name == "outer"
         assert session.get(Market, 2).name != "inner"
+
+
+def test_a_runs_scratch_schemas_can_be_dropped_even_when_its_processes_were_killed() -> None:
+    import subprocess
+    import sys
+
+    from patterns.db import drop_run_schemas
+
+    url = os.environ.get("WORKBOOK_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        import pytest
+
+        pytest.skip("scratch schemas exist only on PostgreSQL (set WORKBOOK_DATABASE_URL)")
+    code = ("import os, signal; from patterns import create_app; from patterns.db import get_db;"
+            "a = create_app({'TESTING': True}); print(get_db(a).schema, flush=True);"
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    env = dict(os.environ, WORKBOOK_RUN_ID="killtest")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60).stdout.strip()
+    assert "_killtest_" in out  # the killed process left its schema behind...
+    assert drop_run_schemas(url, "killtest") >= 1  # ...and the run's cleanup finds and drops it
+    assert drop_run_schemas(url, "killtest") == 0
