@@ -1,4 +1,4 @@
-"""Retry with exponential backoff: named transient errors only, full jitter, a cap and a deadline."""
+"""Retry with exponential backoff: transient errors only, full jitter, a cap and a deadline."""
 
 from __future__ import annotations
 
