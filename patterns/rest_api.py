@@ -13,7 +13,8 @@ from patterns.error_handling import ApiError
 from patterns.models import Market
 from patterns.repository import SqlAlchemyMarketRepository
 from patterns.schemas import ListQuerySchema, MarketSchema, MarketWriteSchema
-from patterns.service_layer import MarketService
+from patterns.semantic_search import market_search
+from patterns.service_layer import MarketService, SearchQuerySchema
 
 bp = Blueprint("markets", __name__, url_prefix="/api/markets")
 
@@ -24,7 +25,8 @@ _markets = MarketSchema(many=True)
 def market_service() -> MarketService:
     """The service for this request: the request's session is its repository and unit of work."""
     session = get_session()
-    return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit)
+    return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
+                         search=market_search())
 
 
 def envelope(data: Any, status: int = 200, **extra: Any) -> tuple[Response, int]:
@@ -71,6 +73,15 @@ def list_markets() -> tuple[Response, int]:
     markets = market_service().get_all(status=q.get("status"), limit=q["limit"], offset=q["offset"])
     return envelope(_markets.dump(markets),
                     meta={"limit": q["limit"], "offset": q["offset"], "count": len(markets)})
+
+
+@bp.get("/search")
+def search_markets() -> tuple[Response, int]:
+    """GET /api/markets/search?q=&limit= — markets ranked by similarity to q, best first."""
+    q = query_args(SearchQuerySchema())
+    results = market_service().search_markets(q["q"], limit=q["limit"])
+    hits = [{"score": round(r.score, 4), "market": _market.dump(r.market)} for r in results]
+    return envelope(hits, meta={"q": q["q"], "limit": q["limit"], "count": len(results)})
 
 
 @bp.get("/<int:market_id>")

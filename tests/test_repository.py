@@ -1,0 +1,149 @@
+"""Lesson 02: one contract for both repositories, no commits inside, find_by_ids, seed flaws."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import nullcontext
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, LegacyAPIWarning
+
+from patterns.app import create_app
+from patterns.db import get_db
+from patterns.models import Market, MarketStatus, User
+from patterns.query_counter import count_queries
+from patterns.repository import (
+    InMemoryMarketRepository,
+    MarketRepository,
+    SqlAlchemyMarketRepository,
+    committed_counts,
+    find_by_ids_one_by_one,
+    half_written_rows,
+    roll_over,
+)
+from patterns.repository_contract import CONTRACT, memory_harness, run_contract, sql_harness
+from patterns.seed.repository import MarketRepository as SeedMarketRepository
+
+
+@pytest.fixture(scope="module")
+def shared_app() -> Iterator[Flask]:
+    """One app for the contract: every check runs in a transaction that is rolled back."""
+    app = create_app({"TESTING": True, "DEMO_ROWS": 10})
+    yield app
+    get_db(app).close()
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("kind", ["sqlalchemy", "in_memory"])
+def test_contract(kind: str, check, shared_app: Flask) -> None:
+    harness = sql_harness(shared_app) if kind == "sqlalchemy" else memory_harness
+    with harness() as (repo, creator_id):
+        check(repo, creator_id)
+
+
+def test_contract_leaves_the_demo_rows_alone(shared_app: Flask) -> None:
+    before = committed_counts(get_db(shared_app).new_session)
+    assert set(run_contract(sql_harness(shared_app)).values()) == {"pass"}
+    assert committed_counts(get_db(shared_app).new_session) == before
+
+
+def test_run_contract_reports_a_broken_repository() -> None:
+    class ForgetsOrder(InMemoryMarketRepository):
+        def find_by_ids(self, market_ids):  # sorted by id: the order of IN (...) results
+            return sorted(super().find_by_ids(market_ids), key=lambda m: m.id)
+
+    broken = ForgetsOrder([User(id=1, name="x", email="x@e")])
+    outcomes = run_contract(lambda: nullcontext((broken, 1)))
+    assert outcomes["find_by_ids_keeps_the_order_given"].startswith("FAIL AssertionError")
+    assert outcomes["find_by_ids_of_nothing_is_empty"] == "pass"
+
+
+def test_both_implement_the_port(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        assert isinstance(SqlAlchemyMarketRepository(session), MarketRepository)
+    assert isinstance(InMemoryMarketRepository(), MarketRepository)
+    assert not isinstance(SeedMarketRepository(None), MarketRepository)  # no find_by_ids
+
+
+def test_sql_repository_never_commits(app: Flask) -> None:
+    db = get_db(app)
+    before = committed_counts(db.new_session)
+    with db.new_session() as session:
+        repo = SqlAlchemyMarketRepository(session)
+        market = repo.create({"name": "uncommitted", "creator_id": 1})
+        assert market.id is not None  # flushed: the id exists inside the transaction
+        assert committed_counts(db.new_session) == before  # ...but nobody else sees the row
+    assert committed_counts(db.new_session) == before  # closing the session dropped it
+
+
+def test_find_by_ids_is_one_select_in_the_order_given(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        repo = SqlAlchemyMarketRepository(session)
+        with count_queries() as log:
+            markets = repo.find_by_ids([5, 3, 999_999, 5, 1])
+        assert [m.id for m in markets] == [5, 3, 1]
+        assert log.selects == 1
+        with count_queries() as log:
+            assert repo.find_by_ids([]) == []
+        assert log.count == 0
+
+
+def test_one_by_one_costs_a_select_per_id_and_yields_none(app: Flask) -> None:
+    with get_db(app).new_session() as session, count_queries() as log:
+        found = find_by_ids_one_by_one(session, [1, 2, 999_999])
+    assert [m.id if m else None for m in found] == [1, 2, None]
+    assert log.selects == 3
+
+
+def test_seed_find_by_id_uses_legacy_query_get(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        with pytest.warns(LegacyAPIWarning, match=r"Query.get\(\) method is considered legacy"):
+            market = SeedMarketRepository(session).find_by_id(1)
+        assert market is not None and market.id == 1
+
+
+def _first_active(app: Flask) -> int:
+    with get_db(app).new_session() as session:
+        return session.scalar(select(Market.id).where(Market.status == MarketStatus.ACTIVE)
+                              .order_by(Market.id))
+
+
+def test_seed_roll_over_is_half_written(app: Flask) -> None:
+    db, market_id = get_db(app), _first_active(app)
+    before = committed_counts(db.new_session)
+    with db.new_session() as session, warnings.catch_warnings():
+        warnings.simplefilter("ignore", LegacyAPIWarning)
+        with pytest.raises(IntegrityError):  # the successor's creator does not exist
+            roll_over(SeedMarketRepository(session), market_id, {"name": "S", "creator_id": 10**6})
+    after = committed_counts(db.new_session)
+    assert (after.markets, after.closed) == (before.markets, before.closed + 1)
+
+
+def test_unit_of_work_roll_over_is_all_or_nothing(app: Flask) -> None:
+    db, market_id = get_db(app), _first_active(app)
+    before = committed_counts(db.new_session)
+    assert half_written_rows(db.new_session, market_id, SqlAlchemyMarketRepository,
+                             unit_of_work=True) == 0
+    assert committed_counts(db.new_session) == before
+    with db.new_session() as session, session.begin():
+        roll_over(SqlAlchemyMarketRepository(session), market_id, {"name": "S", "creator_id": 1})
+    after = committed_counts(db.new_session)
+    assert (after.markets, after.closed) == (before.markets + 1, before.closed + 1)
+
+
+def test_half_written_rows_of_the_seed_is_one(app: Flask) -> None:
+    db = get_db(app)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LegacyAPIWarning)
+        assert half_written_rows(db.new_session, _first_active(app), SeedMarketRepository,
+                                 unit_of_work=False) == 1
+
+
+def test_fake_takes_an_injected_clock() -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    repo = InMemoryMarketRepository([User(id=1, name="a", email="a@e")], clock=lambda: moment)
+    assert repo.create({"name": "A", "creator_id": 1}).created_at == moment
