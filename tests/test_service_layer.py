@@ -1,0 +1,357 @@
+"""Lesson 03: the service over the fake repository, semantic search, the index in step, the API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.exc import LegacyAPIWarning
+
+from patterns.app import create_app
+from patterns.db import get_db
+from patterns.models import MarketStatus, User
+from patterns.repository import InMemoryMarketRepository, SqlAlchemyMarketRepository
+from patterns.search_evaluation import (
+    LABELLED_QUERIES,
+    SEARCH_DEMO_ROWS,
+    build_index,
+    evaluate_search,
+    facets,
+    precision_at_k,
+    top10_latency_ms,
+)
+from patterns.seed.repository import MarketRepository as SeedMarketRepository
+from patterns.seed.service_layer import MarketService as SeedMarketService
+from patterns.semantic_search import (
+    Embedder,
+    HashingEmbedder,
+    MarketSearch,
+    SentenceTransformerEmbedder,
+    VectorIndex,
+    market_search,
+)
+from patterns.service_layer import MarketService
+
+USERS = [User(id=1, name="Ada", email="ada@example.com"), User(id=2, name="Alan", email="a@e")]
+
+
+class CountingCommit:
+    """A unit of work that only counts: how many times did the service commit?"""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+@pytest.fixture
+def commit() -> CountingCommit:
+    return CountingCommit()
+
+
+@pytest.fixture
+def service(commit: CountingCommit) -> MarketService:
+    """A service over the fake: no database, three markets."""
+    svc = MarketService(InMemoryMarketRepository(USERS), commit=commit)
+    for name in ("Will Bitcoin close above its yearly high?", "Will London see record rainfall?",
+                 "Will the ECB cut interest rates this quarter?"):
+        svc.create({"name": name}, creator_id=1)
+    commit.calls = 0
+    return svc
+
+
+def names(results: list[Any]) -> list[str]:
+    return [r.market.name for r in results]
+
+
+# ---- the service over the fake repository ----
+
+def test_each_write_commits_once_and_reads_never(service: MarketService,
+                                                 commit: CountingCommit) -> None:
+    created = service.create({"name": "New", "status": "closed"}, creator_id=2)
+    assert created.status == MarketStatus.CLOSED and created.creator.name == "Alan"
+    service.update(created.id, {"name": "Renamed"})
+    service.delete(created.id)
+    assert commit.calls == 3
+    service.get_all(status="active")
+    service.get_by_id(1)
+    service.search_markets("bitcoin")
+    assert commit.calls == 3
+
+
+def test_missing_ids_do_not_commit(service: MarketService, commit: CountingCommit) -> None:
+    assert service.update(999, {"name": "x"}) is None
+    assert service.delete(999) is False
+    assert commit.calls == 0
+
+
+def test_get_all_filters_and_pages(service: MarketService) -> None:
+    service.update(2, {"status": "closed"})
+    assert [m.id for m in service.get_all(status="active")] == [1, 3]
+    assert [m.id for m in service.get_all(limit=1, offset=1)] == [2]
+
+
+# ---- semantic search through the service ----
+
+def test_search_finds_paraphrases_best_first(service: MarketService) -> None:
+    results = service.search_markets("central bank lowers interest rates", limit=3)
+    assert names(results)[0] == "Will the ECB cut interest rates this quarter?"
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+
+
+def test_search_limit_and_blank_query(service: MarketService) -> None:
+    assert len(service.search_markets("will", limit=1)) <= 1
+    assert service.search_markets("   ") == []  # no features, no similarity, no results
+    with pytest.raises(ValueError):
+        service.search_markets("bitcoin", limit=0)
+    with pytest.raises(ValueError):
+        service.search_markets("bitcoin", limit=51)
+
+
+def test_ties_are_ordered_by_id(commit: CountingCommit) -> None:
+    svc = MarketService(InMemoryMarketRepository(USERS))
+    for _ in range(4):
+        svc.create({"name": "Will Solana flip Ethereum?"}, creator_id=1)
+    results = svc.search_markets("Solana", limit=3)
+    assert [r.market.id for r in results] == [1, 2, 3]
+    assert len({r.score for r in results}) == 1
+
+
+def test_index_follows_create_update_delete(service: MarketService) -> None:
+    def top(q: str) -> int | None:
+        results = service.search_markets(q, limit=1)
+        return results[0].market.id if results else None
+
+    top("volcano")  # builds the index before the writes
+    market = service.create({"name": "Will the volcano erupt?"}, creator_id=1)
+    assert top("volcano") == market.id
+    service.update(market.id, {"name": "Will the glacier melt?"})
+    assert top("glacier") == market.id and top("volcano") != market.id
+    service.delete(market.id)
+    assert top("glacier") != market.id
+
+
+def test_a_market_deleted_behind_the_index_is_dropped_and_forgotten() -> None:
+    repo = InMemoryMarketRepository(USERS)
+    search = MarketSearch()
+    svc = MarketService(repo, search=search)
+    keep = svc.create({"name": "Will Kenya hold elections?"}, creator_id=1)
+    gone = svc.create({"name": "Will Kenya win the cup?"}, creator_id=1)
+    svc.search_markets("Kenya")  # builds the index
+    repo.delete(gone.id)  # another worker, bypassing this service and its index
+    assert gone.id in search
+    assert [r.market.id for r in svc.search_markets("Kenya")] == [keep.id]
+    assert gone.id not in search  # healed
+
+
+def test_index_for_search_is_idempotent_and_converges(service: MarketService) -> None:
+    search = MarketSearch()
+    svc = MarketService(service._repo, search=search)
+    assert svc.index_for_search(1) is True and svc.index_for_search(1) is True
+    assert len(search) == 3
+    service._repo.delete(1)
+    assert svc.index_for_search(1) is False and 1 not in search
+    assert svc.index_for_search(1) is False  # still idempotent
+    assert svc.remove_from_search(2) is True and svc.remove_from_search(2) is False
+
+
+def test_index_is_built_lazily_and_only_once() -> None:
+    repo = InMemoryMarketRepository(USERS)
+    search = MarketSearch()
+    svc = MarketService(repo, search=search)
+    svc.create({"name": "Will Chicago see snow?"}, creator_id=1)
+    assert not search.built  # writes do not build it...
+    assert names(svc.search_markets("Chicago")) == ["Will Chicago see snow?"]  # ...a search does
+    loads = []
+    search.ensure_built(lambda: loads.append(1) or [])
+    assert search.built and loads == []
+
+
+# ---- the seed's service ----
+
+def test_seed_service_called_statically_fails() -> None:
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'query'"):
+        SeedMarketService.search_markets("bitcoin")
+
+
+def test_seed_service_needs_a_find_by_ids_its_repository_lacks(app: Flask) -> None:
+    from patterns.seed import rag
+
+    with get_db(app).new_session() as session, warnings.catch_warnings():
+        warnings.simplefilter("ignore", LegacyAPIWarning)
+        rag.index_markets([(1, "Bitcoin")])
+        with pytest.raises(AttributeError, match="find_by_ids"):
+            SeedMarketService(SeedMarketRepository(session)).search_markets("bitcoin")
+
+
+# ---- embedders and the vector index ----
+
+def test_hashing_embedder_rows_are_unit_length_or_zero() -> None:
+    vectors = HashingEmbedder().embed(["Will Bitcoin rise?", "", "the of a"])
+    assert vectors.shape == (3, 256) and vectors.dtype == np.float32
+    assert np.isclose(np.linalg.norm(vectors[0]), 1.0)
+    assert not vectors[1].any() and not vectors[2].any()
+    assert isinstance(HashingEmbedder(), Embedder)
+
+
+def test_hashing_embedder_is_the_same_in_every_process() -> None:
+    code = ("from patterns.semantic_search import HashingEmbedder as H;"
+            "print(H().embed(['heat wave in Mumbai'])[0].round(6).tobytes().hex())")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env=os.environ | {"PYTHONHASHSEED": seed}).stdout
+               for seed in "12"}
+    assert len(outputs) == 1
+
+
+def test_char_ngrams_link_word_forms() -> None:
+    e = HashingEmbedder()
+    heat, heatwave, chip = e.embed(["heat wave", "heatwave", "quantum chip"])
+    assert heat @ heatwave > 0.3 > heat @ chip
+
+
+def test_sentence_transformer_adapter_normalizes_through_the_model() -> None:
+    class StubModel:  # the two methods of sentence_transformers.SentenceTransformer it uses
+        def get_sentence_embedding_dimension(self) -> int:
+            return 3
+
+        def encode(self, texts: list[str], normalize_embeddings: bool, convert_to_numpy: bool):
+            assert normalize_embeddings and convert_to_numpy
+            return np.array([[1.0, 0.0, 0.0]] * len(texts))
+
+    embedder = SentenceTransformerEmbedder(StubModel())
+    assert isinstance(embedder, Embedder) and embedder.dim == 3
+    svc = MarketService(InMemoryMarketRepository(USERS), search=MarketSearch(embedder))
+    svc.create({"name": "anything"}, creator_id=1)
+    assert names(svc.search_markets("whatever")) == ["anything"]
+
+
+def test_vector_index_top_k_matches_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(16)
+    ids = list(range(1000, 1500))
+    index.upsert(ids, vectors)
+    for _ in range(20):
+        q = vectors[rng.integers(500)]
+        scores = vectors @ q
+        expected = [ids[i] for i in np.argsort(-scores, kind="stable")[:10] if scores[i] > 0]
+        assert [h.id for h in index.search(q, 10)] == expected
+
+
+def test_vector_index_breaks_ties_at_the_cut_by_id() -> None:
+    index = VectorIndex(2)
+    ids = [9, 3, 7, 1, 5]
+    index.upsert(ids, np.array([[1.0, 0.0]] * 5))
+    assert [h.id for h in index.search(np.array([1.0, 0.0]), 3)] == [1, 3, 5]
+    assert index.search(np.array([-1.0, 0.0]), 3) == []  # nothing above min_score 0
+
+
+def test_vector_index_upsert_is_idempotent_and_remove_keeps_the_rest() -> None:
+    index = VectorIndex(2)
+    index.upsert([1, 2, 3], np.eye(2)[[0, 1, 0]])
+    index.upsert([1, 1], np.array([[0.0, 1.0], [0.0, 1.0]]))
+    assert len(index) == 3
+    assert index.remove(1) and not index.remove(1)
+    assert [h.id for h in index.search(np.array([0.0, 1.0]), 5)] == [2]
+    assert [h.id for h in index.search(np.array([1.0, 0.0]), 5)] == [3]
+    index.upsert(list(range(10, 60)), np.tile([1.0, 0.0], (50, 1)))  # grows past capacity
+    assert len(index) == 52 and index.search(np.array([1.0, 0.0]), 1)[0].id == 3
+
+
+# ---- the per-app index and the API ----
+
+def test_each_app_has_its_own_index(app: Flask) -> None:
+    other = create_app({"TESTING": True, "DEMO_ROWS": 0})
+    try:
+        assert market_search(app) is market_search(app)
+        assert market_search(app) is not market_search(other)
+    finally:
+        get_db(other).close()
+
+
+def test_search_endpoint_answers_ranked_markets(client: FlaskClient) -> None:
+    response = client.get("/api/markets/search?q=heavy%20rain&limit=3")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["success"] is True and body["meta"] == {"q": "heavy rain", "limit": 3, "count": 3}
+    assert "rainfall" in body["data"][0]["market"]["name"]
+    scores = [hit["score"] for hit in body["data"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("query", ["", "?q=", "?q=%20", "?q=" + "x" * 201, "?q=x&limit=0",
+                                   "?q=x&limit=51", "?q=x&limit=ten", "?q=x&sort=score"])
+def test_search_endpoint_rejects_bad_input(client: FlaskClient, query: str) -> None:
+    response = client.get("/api/markets/search" + query)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["detail"].startswith("invalid query parameters")
+
+
+def test_search_index_follows_the_api_writes(client: FlaskClient, auth) -> None:
+    def top(q: str) -> int | None:
+        data = client.get(f"/api/markets/search?q={q}&limit=1").get_json()["data"]
+        return data[0]["market"]["id"] if data else None
+
+    top("volcano")  # builds the index before the writes
+    created = client.post("/api/markets", json={"name": "Will the volcano erupt?"},
+                          headers=auth.headers())
+    new_id = created.get_json()["data"]["id"]
+    assert top("volcano") == new_id
+    client.put(created.headers["Location"], json={"name": "Will the glacier melt?"},
+               headers=auth.headers())
+    assert top("glacier") == new_id and top("volcano") != new_id
+    client.delete(created.headers["Location"], headers=auth.headers())
+    assert top("glacier") != new_id
+
+
+# ---- the evidence ----
+
+@pytest.fixture(scope="module")
+def search_app() -> Flask:
+    app = create_app({"TESTING": True, "DEMO_ROWS": SEARCH_DEMO_ROWS})
+    yield app
+    get_db(app).close()
+
+
+def test_every_labelled_query_has_five_relevant_markets(search_app: Flask) -> None:
+    evaluation = evaluate_search(search_app)
+    assert len(evaluation.queries) == len(LABELLED_QUERIES) >= 20
+    assert min(q.relevant for q in evaluation.queries) >= 5
+
+
+def test_semantic_search_beats_like_on_the_labelled_queries(search_app: Flask) -> None:
+    evaluation = evaluate_search(search_app)
+    assert evaluation.precision_at_5 > evaluation.like_precision_at_5 + 0.2
+    keywords = [q for q in evaluation.queries if " " not in q.query][:5]
+    assert all(q.like == 1.0 for q in keywords)  # LIKE is not a straw man on plain keywords
+
+
+def test_facets_read_back_every_demo_name(search_app: Flask) -> None:
+    with get_db(search_app).new_session() as session:
+        repo = SqlAlchemyMarketRepository(session)
+        assert {facets(m.name).topic for m in repo.find_all(limit=SEARCH_DEMO_ROWS)} == {
+            "crypto", "elections", "sports", "weather", "technology", "economy"}
+    with pytest.raises(ValueError):
+        facets("Will it rain?")
+
+
+def test_precision_at_k_counts_missing_results_as_misses() -> None:
+    assert precision_at_k([True, True]) == 0.4
+    assert precision_at_k([True] * 7) == 1.0
+
+
+def test_latency_is_measured_with_an_injected_clock() -> None:
+    ticks = iter(range(1000))
+    ms = top10_latency_ms(build_index(50), clock=lambda: next(ticks) / 1000, repeats=5)
+    assert ms == 1.0
