@@ -34,6 +34,10 @@ def _no_commit() -> None:
     """The default unit of work for fakes: nothing to commit."""
 
 
+def _no_change(market_id: int) -> None:
+    """The default change listener: nothing cached to forget."""
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """A market and how similar it is to the query."""
@@ -46,9 +50,12 @@ class MarketService:
     """Market use cases; the caller decides storage (repo), transaction end (commit) and index."""
 
     def __init__(self, repo: MarketRepository, *, commit: Callable[[], None] = _no_commit,
-                 search: MarketSearch | None = None) -> None:
+                 search: MarketSearch | None = None,
+                 on_change: Callable[[int], None] = _no_change) -> None:
         self._repo = repo
         self._commit = commit
+        # Told the id of every market an update or delete committed (the cache forgets it).
+        self._on_change = on_change
         # No index given: a private one, built from this repository on the first search.
         self._search = search if search is not None else MarketSearch()
 
@@ -74,6 +81,8 @@ class MarketService:
         market = self._repo.update(market_id, _normalize(data))
         if market is not None:
             self._commit()
+            # After the commit, never before: a read in between would cache the old row again.
+            self._on_change(market_id)
             self._search.index(market.id, document(market.name, market.description))
         return market
 
@@ -82,6 +91,7 @@ class MarketService:
         deleted = self._repo.delete(market_id)
         if deleted:
             self._commit()
+            self._on_change(market_id)
             self._search.remove(market_id)
         return deleted
 
