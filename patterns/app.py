@@ -28,6 +28,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Database(app)
     error_handling.init_app(app)
 
+    from patterns import caching
+
+    caching.init_app(app)  # the Redis client: built here, per app, never at import time
+
     from patterns.rest_api import bp as markets_bp
 
     app.register_blueprint(markets_bp)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from marshmallow import Schema, ValidationError
 
 from patterns.auth_middleware import can_modify, require_auth
+from patterns.caching import invalidate_market, market_payload
 from patterns.db import get_session
 from patterns.error_handling import ApiError
 from patterns.models import Market
@@ -26,7 +27,7 @@ def market_service() -> MarketService:
     """The service for this request: the request's session is its repository and unit of work."""
     session = get_session()
     return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                         search=market_search())
+                         search=market_search(), on_change=invalidate_market)
 
 
 def envelope(data: Any, status: int = 200, **extra: Any) -> tuple[Response, int]:
@@ -86,11 +87,11 @@ def search_markets() -> tuple[Response, int]:
 
 @bp.get("/<int:market_id>")
 def get_market(market_id: int) -> tuple[Response, int]:
-    """GET /api/markets/<id> — 404 when it does not exist."""
-    market = market_service().get_by_id(market_id)
-    if market is None:
+    """GET /api/markets/<id> — 404 when it does not exist; served from the cache (lesson 08)."""
+    data = market_payload(market_id)
+    if data is None:
         raise ApiError(f"market {market_id} not found", 404)
-    return envelope(_market.dump(market))
+    return envelope(data)
 
 
 @bp.post("")

@@ -1,0 +1,297 @@
+"""Caching with Redis: a client built by the app factory, complete keys, typed JSON, TTLs,
+stampede protection, and invalidation that never lets a read after a write go stale."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import inspect
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import fakeredis
+import redis
+from flask import Flask, current_app
+
+from patterns.config import ENV_REDIS_URL, ConfigurationError, mask_url
+from patterns.db import get_session
+from patterns.repository import SqlAlchemyMarketRepository
+from patterns.schemas import MarketSchema
+from patterns.service_layer import MarketService
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXTENSION = "cache"
+DEFAULT_TTL = 300
+# A generation outlives any computation in flight by far; it only has to outlast one load.
+GENERATION_TTL = 3600
+LOCK_TTL_MS = 10_000  # a holder that dies frees the lock after this long
+KEY_VERSION = 1  # bump when the shape of cached values changes: old entries are never read
+
+
+# --- Serialization: JSON that gives back the types it was given ------------------------------
+
+def _encode(value: Any) -> Any:
+    # Tagged objects for what JSON lacks; Decimal as a string keeps every digit.
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot cache a value of type {type(value).__name__}")
+
+
+_DECODERS: dict[str, Callable[[str], Any]] = {
+    "$decimal": Decimal, "$datetime": datetime.fromisoformat, "$date": date.fromisoformat,
+}
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        (tag, raw), = obj.items()
+        if tag in _DECODERS:
+            return _DECODERS[tag](raw)
+    return obj
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a value; Decimal, datetime and date survive the round trip."""
+    return json.dumps(value, default=_encode, sort_keys=True, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    """The value dumps() wrote, with its Decimals and datetimes restored."""
+    return json.loads(text, object_hook=_decode)
+
+
+# --- Keys --------------------------------------------------------------------------------------
+
+def make_key(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *,
+             version: int = KEY_VERSION) -> str:
+    """v<version>:<module.qualname>:<every argument by name, defaults applied, as sorted JSON>."""
+    # Binding to the signature makes f(1, x=2), f(1, 2) and f(a=1, x=2) one key, and
+    # f(1, x=2) and f(1, x=3) two keys: keyword arguments are part of the key, not dropped.
+    bound = inspect.signature(f).bind(*args, **kwargs)
+    bound.apply_defaults()
+    try:
+        arguments = dumps(bound.arguments)
+    except TypeError as exc:
+        raise TypeError(f"cannot build a cache key for {f.__qualname__}: {exc}") from None
+    if len(arguments) > 200:  # long arguments: a digest keeps keys short, collisions negligible
+        arguments = "sha256:" + hashlib.sha256(arguments.encode()).hexdigest()[:32]
+    return f"v{version}:{f.__module__}.{f.__qualname__}:{arguments}"
+
+
+# --- The extension --------------------------------------------------------------------------
+
+@dataclass
+class CacheStats:
+    """Counters of one cache: how often reads were answered without recomputing."""
+
+    hits: int = 0
+    misses: int = 0
+    recomputes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, name: str) -> None:
+        with self._lock:  # many request threads share one cache
+            setattr(self, name, getattr(self, name) + 1)
+
+    @property
+    def hit_ratio(self) -> float:
+        """Hits over lookups (0.0 before the first lookup)."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"hits": self.hits, "misses": self.misses, "recomputes": self.recomputes,
+                "hit_ratio": round(self.hit_ratio, 4)}
+
+
+# Store only if nobody invalidated the key since the value was loaded (compare generations).
+_STORE_IF_CURRENT = """
+local current = redis.call('GET', KEYS[2]) or ''
+if current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+# Release a lock only if it is still ours (it may have expired and been taken by another).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisCache:
+    """The app's cache: a Redis client (fakeredis when REDIS_URL is unset) built in init_app."""
+
+    def __init__(self, app: Flask | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client: redis.Redis | None = None
+        self.namespace = "wb"
+        self.default_ttl = DEFAULT_TTL
+        self.stats = CacheStats()
+        self.poll_interval = 0.002  # how often a waiter looks for the value another computes
+        self.wait_timeout = 5.0  # after this, a waiter computes itself rather than hang
+        self._sleep = sleep
+        self._clock = clock
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Build the client from app.config (never at import time) and register the extension."""
+        url = app.config.get("REDIS_URL")
+        if url is None:
+            # A private in-memory server per app: two apps (two tests) never share entries.
+            self.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        else:
+            self.client = redis.Redis.from_url(url, socket_connect_timeout=2)
+            try:
+                self.client.ping()
+            except (redis.RedisError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"{ENV_REDIS_URL}={mask_url(url)}: cannot use this Redis: {exc}") from None
+        # Tests and notebooks share one real Redis: each app gets its own key prefix.
+        self.namespace = app.config.get("CACHE_NAMESPACE") or (
+            f"wb:{secrets.token_hex(4)}" if app.testing else "wb")
+        self.default_ttl = int(app.config.get("CACHE_TTL", DEFAULT_TTL))
+        self._store = self.client.register_script(_STORE_IF_CURRENT)
+        self._release = self.client.register_script(_RELEASE)
+        app.extensions[EXTENSION] = self
+        if app.testing and url is not None:
+            atexit.register(self.clear)
+
+    def _full(self, key: str) -> str:
+        return f"{self.namespace}:{key}"
+
+    def get(self, key: str) -> tuple[bool, Any]:
+        """(True, value) on a hit, (False, None) on a miss; counts either."""
+        raw = self.client.get(self._full(key))
+        self.stats.count("hits" if raw is not None else "misses")
+        return (True, loads(raw)) if raw is not None else (False, None)
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        """Store a value for ttl seconds (SET with EX: redis-py 8 deprecates SETEX)."""
+        self.client.set(self._full(key), dumps(value), ex=ttl or self.default_ttl)
+
+    def get_or_compute(self, key: str, compute: Callable[[], R], *, ttl: int | None = None,
+                       protect: bool = True, guard: bool = True) -> R:
+        """The cached value, or compute() stored for ttl; None results are never stored.
+
+        protect: one caller computes a cold key while the others wait for its value.
+        guard: a value loaded before an invalidation is not stored after it.
+        """
+        hit, value = self.get(key)
+        if hit:
+            return value
+        full = self._full(key)
+        gen_key, lock_key = full + ":gen", full + ":lock"
+        give_up = self._clock() + self.wait_timeout
+        while True:
+            token = secrets.token_hex(8)
+            if not protect or self.client.set(lock_key, token, nx=True, px=LOCK_TTL_MS):
+                try:
+                    # Re-check under the lock: the previous holder may have just stored it.
+                    raw, generation = self.client.mget([full, gen_key])
+                    if raw is not None and protect:
+                        return loads(raw)
+                    return self._compute_and_store(full, gen_key, generation, compute, ttl, guard)
+                finally:
+                    if protect:
+                        self._release(keys=[lock_key], args=[token])
+            self._sleep(self.poll_interval)
+            raw = self.client.get(full)
+            if raw is not None:
+                return loads(raw)
+            if self._clock() > give_up:  # the holder is stuck: answer, but do not store
+                self.stats.count("recomputes")
+                return compute()
+
+    def _compute_and_store(self, full: str, gen_key: str, generation: bytes | None,
+                           compute: Callable[[], R], ttl: int | None, guard: bool) -> R:
+        value = compute()
+        self.stats.count("recomputes")
+        if value is not None:
+            text = dumps(value)
+            if guard:
+                self._store(keys=[full, gen_key],
+                            args=[generation or b"", text, ttl or self.default_ttl])
+            else:
+                self.client.set(full, text, ex=ttl or self.default_ttl)
+        return value
+
+    def invalidate(self, key: str) -> None:
+        """Forget a key and bump its generation, so a load already in flight is not stored."""
+        full = self._full(key)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(full + ":gen")
+            pipe.expire(full + ":gen", GENERATION_TTL)
+            pipe.delete(full)
+            pipe.execute()
+
+    def clear(self) -> int:
+        """Delete every key of this cache's namespace; returns how many."""
+        keys = list(self.client.scan_iter(match=f"{self.namespace}:*", count=500))
+        if keys:
+            self.client.delete(*keys)
+        return len(keys)
+
+
+def get_cache(app: Flask | None = None) -> RedisCache:
+    """The cache of the given app, or of the current one."""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def init_app(app: Flask) -> RedisCache:
+    """Bind a RedisCache to the app (create_app calls this)."""
+    return RedisCache(app)
+
+
+# --- The decorator --------------------------------------------------------------------------
+
+def cached(ttl: int | None = None, *, version: int = KEY_VERSION
+           ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Cache a function's results in the current app's cache, keyed by all of its arguments."""
+
+    def decorator(f: Callable[P, R]) -> Callable[P, R]:
+        def key(*args: Any, **kwargs: Any) -> str:
+            return make_key(f, args, kwargs, version=version)
+
+        @wraps(f)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            # The client is looked up per call, in the app that is running: nothing at import.
+            return get_cache().get_or_compute(key(*args, **kwargs), lambda: f(*args, **kwargs),
+                                              ttl=ttl)
+
+        wrapper.key = key  # type: ignore[attr-defined]
+        wrapper.invalidate = lambda *a, **kw: get_cache().invalidate(key(*a, **kw))  # type: ignore[attr-defined]
+        wrapper.uncached = f  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+# --- The API's market read ------------------------------------------------------------------
+
+@cached(ttl=DEFAULT_TTL)
+def market_payload(market_id: int) -> dict[str, Any] | None:
+    """GET /api/markets/<id>'s data: the market as the API shows it, or None (never cached)."""
+    market = MarketService(SqlAlchemyMarketRepository(get_session())).get_by_id(market_id)
+    return None if market is None else MarketSchema().dump(market)
+
+
+def invalidate_market(market_id: int) -> None:
+    """Forget one market's cached payload; the service calls this after each committed write."""
+    market_payload.invalidate(market_id)  # type: ignore[attr-defined]
