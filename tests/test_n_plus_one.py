@@ -1,0 +1,86 @@
+"""Lesson 06: N+1 counted, eager loading by shape, and guards that keep the API free of N+1."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.exc import InvalidRequestError
+
+from patterns import n_plus_one as npo
+from patterns.db import get_db
+from patterns.query_counter import TooManyQueries, assert_max_queries
+
+
+@pytest.mark.parametrize("n", [1, 7, 20])
+def test_lazy_loading_costs_one_select_per_market(app: Flask, n: int) -> None:
+    factory = get_db(app).new_session
+    assert npo.statements(factory, n, "lazy") == n + 1
+    assert npo.statements(factory, n, "joined") == 1
+    assert npo.statements(factory, n, "selectin") == 2
+
+
+def test_every_strategy_reads_the_same_names(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        names = {s: npo.creator_names(session, 20, s) for s in npo.STRATEGIES}
+        session.expunge_all()
+    assert names["lazy"] == names["joined"] == names["selectin"]
+    assert len(set(names["lazy"])) > 1
+
+
+def test_statement_curve_is_linear_only_for_lazy(app: Flask) -> None:
+    curve = npo.statement_curve(get_db(app).new_session, [5, 10, 20])
+    assert curve == {"lazy": [6, 11, 21], "joined": [1, 1, 1], "selectin": [2, 2, 2]}
+
+
+def test_unknown_strategy_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown strategy"):
+        npo.loader("eager")
+
+
+def test_joinedload_on_a_collection_repeats_the_parent_columns(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        shapes = npo.loading_shapes(session, 10)
+    one = shapes[("creator (many-to-one)", "joined")]
+    assert (one.statements, one.rows) == (1, 10)
+    joined = shapes[("positions (collection)", "joined")]
+    selectin = shapes[("positions (collection)", "selectin")]
+    assert (joined.statements, joined.rows) == (1, 30)  # 3 positions per demo market
+    assert (selectin.statements, selectin.rows) == (2, 40)
+    assert joined.cells > selectin.cells  # the market's columns, sent once per position
+
+
+def test_raiseload_turns_a_lazy_load_into_an_error(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        markets = npo.strict_markets(session, 5)
+        assert [m.creator.name for m in markets]  # loaded eagerly: allowed
+        with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+            _ = markets[0].positions
+
+
+def test_assert_max_queries_catches_the_lazy_loop(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        with pytest.raises(TooManyQueries, match="expected at most 1 statements, ran 6"):
+            with assert_max_queries(1):
+                npo.creator_names(session, 5, "lazy")
+        session.expunge_all()
+        with assert_max_queries(1):
+            npo.creator_names(session, 5, "joined")
+
+
+@pytest.mark.parametrize("limit", [1, 5, 20])
+def test_market_list_does_not_grow_with_page_size(client: FlaskClient, limit: int) -> None:
+    # The project's own guard against N+1: GET /api/markets serializes each market's creator.
+    with assert_max_queries(1):
+        response = client.get(f"/api/markets?limit={limit}")
+    assert len(response.get_json()["data"]) == limit
+    assert all(m["creator"]["name"] for m in response.get_json()["data"])
+
+
+def test_api_statements_are_the_same_for_every_page_size(client: FlaskClient) -> None:
+    assert npo.api_statements(client, 2) == npo.api_statements(client, 20) == 1
+
+
+def test_speedup_times_both_loops(app: Flask) -> None:
+    ratio = npo.n_plus_one_speedup(get_db(app).new_session, n=20, repeat=1)
+    assert ratio.slow > 0 and ratio.fast > 0
