@@ -1,0 +1,278 @@
+"""Caching: the seed's bugs, then the fixed cache — keys, types, TTL, stampede, invalidation."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import fakeredis
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_caching import Cache
+
+from patterns import caching
+from patterns.app import create_app
+from patterns.caching import (
+    STRATEGIES,
+    RedisCache,
+    cached,
+    dumps,
+    get_cache,
+    hit_speedup,
+    loads,
+    make_key,
+    market_payload,
+    stale_read_trial,
+    stampede_trial,
+)
+from patterns.config import ConfigurationError
+from patterns.db import get_db
+from tests.conftest import AuthActions, real_services, service_answers
+
+# --- the seed ---
+
+
+def test_seed_builds_its_client_at_import_time_outside_any_app() -> None:
+    sys.modules.pop("patterns.seed.caching_at_import", None)
+    with pytest.raises(RuntimeError, match="outside of application context"):
+        importlib.import_module("patterns.seed.caching_at_import")
+
+
+def test_seed_key_drops_keyword_arguments() -> None:
+    from patterns.seed import caching as seed
+
+    seed.redis_client = fakeredis.FakeRedis()
+    calls = []
+
+    @seed.cached("price")
+    def price(market_id: int, currency: str = "USD") -> str:
+        calls.append(currency)
+        return f"{market_id} in {currency}"
+
+    assert price(1, currency="USD") == "1 in USD"
+    assert price(1, currency="EUR") == "1 in USD"  # the collision: EUR answered from USD's entry
+    assert calls == ["USD"]
+
+
+def test_seed_json_cannot_store_decimals() -> None:
+    from patterns.seed import caching as seed
+
+    seed.redis_client = fakeredis.FakeRedis()
+
+    @seed.cached("volume")
+    def volume(market_id: int) -> dict:
+        return {"volume": Decimal("12.50")}
+
+    with pytest.raises(TypeError, match="Decimal is not JSON serializable"):
+        volume(1)
+
+
+# --- keys and values ---
+
+
+def sample(market_id: int, x: int = 1, *, currency: str = "USD") -> None:
+    """A function to build keys for."""
+
+
+def test_keys_include_keyword_arguments_and_defaults() -> None:
+    key = make_key(sample, (1,), {"x": 2})
+    assert key == f'v1:{__name__}.sample:{{"currency":"USD","market_id":1,"x":2}}'
+    assert key != make_key(sample, (1,), {"x": 3})
+    # One call, several spellings: one key.
+    assert key == make_key(sample, (1, 2), {}) == make_key(sample, (), {"market_id": 1, "x": 2})
+    assert make_key(sample, (1,), {}) == make_key(sample, (1, 1), {"currency": "USD"})
+
+
+def test_keys_carry_a_version_and_stay_short() -> None:
+    assert make_key(sample, (1,), {}, version=2).startswith("v2:")
+    long_key = make_key(sample, ("y" * 1000,), {})
+    assert len(long_key) < 120 and "sha256:" in long_key
+    with pytest.raises(TypeError, match="cannot build a cache key for sample"):
+        make_key(sample, (object(),), {})
+
+
+def test_json_round_trip_keeps_decimals_and_dates() -> None:
+    value = {"volume": Decimal("1234.50"), "closes_at": datetime(2026, 3, 1, 12, tzinfo=UTC),
+             "day": date(2026, 1, 2), "nested": [Decimal("0.01"), {"n": 1}], "none": None}
+    assert loads(dumps(value)) == value
+    assert type(loads(dumps(value))["volume"]) is Decimal
+    assert json.loads(dumps({"a": Decimal("1")})) == {"a": {"$decimal": "1"}}
+
+
+# --- the extension ---
+
+
+def test_each_app_builds_its_own_client(app: Flask) -> None:
+    other = create_app({"TESTING": True, "DATABASE_URL": None})
+    try:
+        get_cache(app).set("k", 1)
+        if app.config["REDIS_URL"] is None:
+            assert isinstance(get_cache(app).client, fakeredis.FakeRedis)
+        assert get_cache(other).get("k") == (False, None)  # separate namespaces or servers
+        assert get_cache(app).get("k") == (True, 1)
+    finally:
+        get_db(other).close()
+
+
+def test_an_unreachable_redis_is_one_readable_error() -> None:
+    with pytest.raises(ConfigurationError, match="WORKBOOK_REDIS_URL=redis://127.0.0.1:1/0"):
+        RedisCache(Flask("x")).init_app(_flask_with(REDIS_URL="redis://127.0.0.1:1/0"))
+
+
+def _flask_with(**config: object) -> Flask:
+    flask_app = Flask("x")
+    flask_app.config.update(config)
+    return flask_app
+
+
+def test_cached_values_expire(app: Flask) -> None:
+    cache = get_cache(app)
+    with app.app_context():
+        assert market_payload(1)["id"] == 1
+        ttl = cache.client.ttl(cache._full(market_payload.key(1)))
+    assert 0 < ttl <= caching.DEFAULT_TTL
+
+
+def test_none_is_never_cached(app: Flask) -> None:
+    with app.app_context():
+        assert market_payload(999) is None
+        assert get_cache(app).client.get(get_cache(app)._full(market_payload.key(999))) is None
+
+
+def test_cached_decorator_uses_all_arguments(app: Flask) -> None:
+    calls = []
+
+    @cached(ttl=30)
+    def price(market_id: int, currency: str = "USD") -> str:
+        calls.append(currency)
+        return f"{market_id} in {currency}"
+
+    with app.app_context():
+        assert price(1, currency="USD") == "1 in USD"
+        assert price(1, currency="EUR") == "1 in EUR"
+        assert price(1) == "1 in USD"  # the same call as the first: a hit
+        price.invalidate(1, currency="EUR")
+        assert price(1, currency="EUR") == "1 in EUR"
+    assert calls == ["USD", "EUR", "EUR"]
+
+
+# --- the API ---
+
+
+def test_market_read_is_cached(app: Flask, client: FlaskClient) -> None:
+    stats = get_cache(app).stats
+    first = client.get("/api/markets/3").get_json()
+    second = client.get("/api/markets/3").get_json()
+    assert first == second
+    assert (stats.hits, stats.misses) == (1, 1)
+
+
+def test_a_read_after_an_update_or_delete_is_fresh(client: FlaskClient, auth: AuthActions) -> None:
+    assert client.get("/api/markets/2").status_code == 200  # cached now
+    put = client.put("/api/markets/2", json={"name": "Renamed"}, headers=auth.admin())
+    assert put.status_code == 200
+    assert client.get("/api/markets/2").get_json()["data"]["name"] == "Renamed"
+    assert client.delete("/api/markets/2", headers=auth.admin()).status_code == 204
+    assert client.get("/api/markets/2").status_code == 404
+
+
+def test_hit_ratio_is_exposed_to_admins(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    for _ in range(3):
+        client.get("/api/markets/1")
+    assert client.get("/api/cache/stats").status_code == 401
+    assert client.get("/api/cache/stats", headers=auth.headers()).status_code == 403
+    data = client.get("/api/cache/stats", headers=auth.admin()).get_json()["data"]
+    assert data == {"hits": 2, "misses": 1, "recomputes": 1, "hit_ratio": pytest.approx(0.6667)}
+
+
+# --- stampede and staleness ---
+
+
+def test_fifty_concurrent_misses_compute_once(app: Flask) -> None:
+    assert stampede_trial(app, 50, protect=True) == 1
+
+
+def test_without_the_lock_every_miss_computes(app: Flask) -> None:
+    assert stampede_trial(app, 20, protect=False) == 20
+
+
+def test_a_load_that_straddles_an_invalidation_is_not_stored(app: Flask) -> None:
+    cache = get_cache(app)
+
+    def load_then_invalidate() -> dict:
+        old = {"name": "old"}
+        cache.invalidate("race")  # a writer commits and invalidates while we were loading
+        return old
+
+    assert cache.get_or_compute("race", load_then_invalidate) == {"name": "old"}
+    assert cache.get("race") == (False, None)  # the old value was answered, not stored
+    cache.get_or_compute("race", load_then_invalidate, guard=False)
+    assert cache.get("race") == (True, {"name": "old"})  # unguarded: stale until the TTL
+
+
+@pytest.mark.parametrize("strategy, stale", [(STRATEGIES[0], "many"), (STRATEGIES[1], "some"),
+                                              (STRATEGIES[2], "none")])
+def test_stale_reads_by_invalidation_strategy(app: Flask, strategy: str, stale: str) -> None:
+    trial = stale_read_trial(app, ops=300, seed=1, strategy=strategy)
+    assert trial.reads > 100 and trial.racing_reads > 10
+    if stale == "none":
+        assert trial.stale == 0
+    elif stale == "some":
+        assert 0 < trial.stale < trial.reads / 4
+    else:
+        assert trial.stale > trial.reads / 2
+
+
+def test_hits_are_faster_than_misses(app: Flask) -> None:
+    miss, hit = hit_speedup(app, requests=50)
+    assert miss > hit  # the lesson and bench assert the ≥ 3× floor on larger samples
+
+
+# --- the production equivalent ---
+
+
+def test_flask_caching_memoize_with_the_same_client(app: Flask) -> None:
+    cache = Cache(app, config={"CACHE_TYPE": "RedisCache",
+                               "CACHE_REDIS_HOST": get_cache(app).client,
+                               "CACHE_KEY_PREFIX": get_cache(app).namespace + ":fc:"})
+    calls = []
+
+    @cache.memoize(timeout=60)
+    def price(market_id: int, currency: str = "USD") -> str:
+        calls.append(currency)
+        return f"{market_id} in {currency}"
+
+    with app.app_context():
+        assert price(1, currency="EUR") == "1 in EUR"
+        assert price(1, currency="USD") == "1 in USD"
+        assert price(1, currency="EUR") == "1 in EUR"
+        cache.delete_memoized(price, 1, currency="EUR")
+        price(1, currency="EUR")
+    assert calls == ["EUR", "USD", "EUR"]
+
+
+# --- real Redis ---
+
+
+@pytest.mark.real
+def test_real_redis_namespaces_are_private_and_cleared() -> None:
+    url = os.environ.get("WORKBOOK_REDIS_URL")
+    if not (real_services() and url):
+        pytest.skip("needs WORKBOOK_REAL_SERVICES=1 and WORKBOOK_REDIS_URL (make test-real)")
+    if not service_answers("127.0.0.1", 6379):
+        pytest.skip("Redis does not answer at 127.0.0.1:6379")
+    one, two = RedisCache(), RedisCache()
+    for cache in (one, two):
+        flask_app = _flask_with(REDIS_URL=url, TESTING=True)
+        flask_app.testing = True
+        cache.init_app(flask_app)
+    assert one.namespace != two.namespace
+    one.set("k", {"v": Decimal("1.5")})
+    assert two.get("k") == (False, None)
+    assert one.get("k") == (True, {"v": Decimal("1.5")})
+    assert one.clear() == 1 and two.clear() == 0
