@@ -9,7 +9,7 @@ import click
 from flask import Flask, jsonify
 
 from patterns import config as settings
-from patterns import error_handling
+from patterns import error_handling, structured_logging
 from patterns.db import Database, get_db
 from patterns.demo_data import seed_demo_data
 
@@ -26,15 +26,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.config["DATABASE_ISOLATED"] = True
 
     Database(app)
+    structured_logging.init_app(app)
     error_handling.init_app(app)
 
     from patterns import caching
 
     caching.init_app(app)  # the Redis client: built here, per app, never at import time
 
+    from patterns import auth_middleware, openapi
     from patterns.rest_api import bp as markets_bp
+    from patterns.schemas import IdConverter
 
+    # Every <int:...> in this app is a row id: one too big for the column is a 404, not a 500.
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(markets_bp)
+    auth_middleware.init_app(app)
+    openapi.init_app(app)
 
     @app.get("/api/health")
     def health() -> Any:

@@ -1,10 +1,12 @@
-"""Centralized errors: every /api error is application/problem+json (RFC 9457) with the seed's envelope."""
+"""Centralized errors: every /api error is problem+json (RFC 9457) plus the seed's envelope."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -15,7 +17,8 @@ class ApiError(Exception):
     """An error the API answers on purpose: a status, a title and a readable detail."""
 
     def __init__(self, detail: str, status: int = 400, *, title: str | None = None,
-                 errors: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+                 errors: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status = status
@@ -25,10 +28,9 @@ class ApiError(Exception):
 
 
 def problem(status: int, detail: str, *, title: str | None = None,
-            errors: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response:
+            errors: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
     """A problem+json response that also carries the seed's {"success": false, "error": ...}."""
-    from http import HTTPStatus
-
     title = title or HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": "about:blank",  # RFC 9457: the status code says it all, no extra semantics
@@ -41,9 +43,7 @@ def problem(status: int, detail: str, *, title: str | None = None,
     }
     if errors:
         body["errors"] = errors
-    rid = g.get("request_id")
-    if rid:
-        body["request_id"] = rid
+    # The request id travels in the X-Request-ID header (structured_logging), not in the body.
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_JSON
@@ -83,15 +83,27 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
 def handle_unexpected(error: Exception) -> Response | HTTPException:
     if isinstance(error, HTTPException):  # Flask routes these here only if registered above
         return handle_http_exception(error)
-    current_app.logger.exception("unexpected error", extra={"request_id": g.get("request_id")})
+    # The traceback goes to the log, whose lines carry the request id (structured_logging).
+    current_app.logger.exception("unexpected error: %s", type(error).__name__)
     if not _wants_problem():
         return InternalServerError()
     # Nothing about the failure leaks to the client: no message, no traceback.
     return problem(500, "The server failed to answer this request; it has been logged.")
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply is malformed JSON (400), not a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:  # "[[[[...": request.get_json turns only ValueError into a 400
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers, most specific first."""
+    app.json = SafeJSONProvider(app)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
-from patterns.models import MarketStatus
+from patterns.models import MarketStatus, Role
 
 STATUSES = [s.value for s in MarketStatus]
+ROLES = [r.value for r in Role]
 MAX_LIMIT = 100
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: nothing above this can exist
+# Dates a column stores on both backends, whatever UTC offset the client wrote them in.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` for row ids: one above MAX_ID is a 404 before the driver overflows (a 500)."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            # Not max= (a ValidationError): werkzeug then answers PUT and DELETE with a 405,
+            # because the path's GET rule matched first. An HTTPException here is a plain 404.
+            raise NotFound()
+        return number
+
+
+class Text(fields.String):
+    """A string every database stores: no NUL (PostgreSQL refuses it), no lone surrogate."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # JSON may carry "\ud800"; the driver would fail with a 500
+            raise ValidationError("must be valid Unicode text") from None
+        return text
 
 
 class Strict(Schema):
-    """Unknown fields are an error, never silently assigned (no mass assignment of id, volume...)."""
+    """Unknown fields are an error, never silently assigned (no mass assignment of id, volume)."""
 
     class Meta:
         unknown = RAISE
@@ -41,11 +74,13 @@ class MarketSchema(Strict):
 class MarketWriteSchema(Strict):
     """The writable fields of a market: what POST and PUT accept."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    description = Text(load_default="", validate=validate.Length(max=2000))
     status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
+    # Bounded: 9999-12-31T23:00-14:00 parses, but is past year 9999 in UTC (an overflow, a 500).
     closes_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso",
-                                     default_timezone=UTC)
+                                     default_timezone=UTC,
+                                     validate=validate.Range(min=EARLIEST, max=LATEST))
 
     @validates("name")
     def _name_not_blank(self, value: str, **_: Any) -> None:
@@ -59,3 +94,83 @@ class ListQuerySchema(Strict):
     status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_LIMIT))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
+
+
+class PageQuerySchema(Strict):
+    """A query string with only bounded paging (GET /api/admin/users)."""
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
+
+
+class AdminUserSchema(Strict):
+    """A user as an admin sees it: the email is here, and nowhere else in the API."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+# ---- Response envelopes: what the OpenAPI document promises and the fuzz test checks ----
+
+class PageMetaSchema(Strict):
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    count = fields.Integer(required=True)
+
+
+class MarketEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.Nested(MarketSchema, required=True)
+
+
+class MarketListEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.List(fields.Nested(MarketSchema), required=True)
+    meta = fields.Nested(PageMetaSchema, required=True)
+
+
+class UserListEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.List(fields.Nested(AdminUserSchema), required=True)
+    meta = fields.Nested(PageMetaSchema, required=True)
+
+
+class HealthSchema(Strict):
+    status = fields.String(required=True)
+
+
+class HealthEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.Nested(HealthSchema, required=True)
+
+
+class ProblemSchema(Strict):
+    """RFC 9457 problem details plus the seed's envelope members (every /api error)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, validate=validate.Range(min=400, max=599))
+    detail = fields.String(required=True)
+    instance = fields.String(required=True)
+    success = fields.Boolean(required=True, validate=validate.Equal(False))
+    error = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String())  # field name -> messages, on validation errors
+
+
+class SearchMetaSchema(Strict):
+    q = fields.String(required=True)
+    limit = fields.Integer(required=True)
+    count = fields.Integer(required=True)
+
+
+class SearchHitSchema(Strict):
+    score = fields.Float(required=True)
+    market = fields.Nested(MarketSchema, required=True)
+
+
+class SearchEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.List(fields.Nested(SearchHitSchema), required=True)
+    meta = fields.Nested(SearchMetaSchema, required=True)
