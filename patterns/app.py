@@ -73,6 +73,10 @@ def _register_cli(app: Flask) -> None:
         from patterns.models import User
 
         with get_db(app).new_session() as session:
+            if app.config["DATABASE_URL"] is None and session.scalar(select(User.id)) is None:
+                # Embedded: this process got its own empty SQLite file. `make serve` seeds the
+                # same deterministic demo users (user N has id N), so seed them here as well.
+                seed_demo_data(session, 100)
             user = session.scalar(select(User).where(User.email == email))
             if user is None:
                 raise click.ClickException(f"no user with email {email}")
