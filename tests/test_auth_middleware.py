@@ -1,0 +1,244 @@
+"""Lesson 04: bearer tokens, require_auth / require_role, object-level rules, the attack matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from patterns.app import create_app
+from patterns.auth_middleware import (
+    Attempt,
+    attack_matrix,
+    bearer_token,
+    issue_token,
+    matrix_figures,
+    require_role,
+    verify_token,
+)
+from patterns.db import get_db
+from patterns.models import Role, User
+from patterns.seed import auth_middleware as seed
+
+KEY = "k" * 40
+
+
+@pytest.fixture(scope="module")
+def matrix() -> Iterator[list[Attempt]]:
+    """One run of the attack matrix on its own app (it renames markets)."""
+    app = create_app({"TESTING": True, "DEMO_ROWS": 5})
+    yield attack_matrix(app)
+    get_db(app).close()
+
+
+CASES = ["no header", "wrong scheme", "token without scheme", "Bearer Bearer <token>",
+         "empty token", "garbage", "tampered payload", "wrong key", "alg: none", "expired",
+         "missing exp", "unknown user", "someone else's market", "wrong role"]
+
+
+def test_the_matrix_tries_every_case_the_lesson_names(matrix: list[Attempt]) -> None:
+    assert [r.case for r in matrix if r.attack] == CASES
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_attack_reaches_the_protected_action(matrix: list[Attempt], case: str) -> None:
+    attempt = next(r for r in matrix if r.case == case)
+    assert attempt.status == attempt.expected, attempt
+    assert not attempt.reached, attempt
+
+
+def test_401s_carry_a_bearer_challenge_and_403s_do_not(matrix: list[Attempt]) -> None:
+    for attempt in matrix:
+        if attempt.status == 401:
+            assert attempt.challenge in ("", "invalid_token"), attempt
+        else:
+            assert attempt.challenge == "-", attempt
+
+
+def test_the_controls_show_the_probe_sees_a_real_write(matrix: list[Attempt]) -> None:
+    controls = [r for r in matrix if not r.attack]
+    assert controls and all(r.reached and r.status == 200 for r in controls)
+
+
+def test_matrix_figures(matrix: list[Attempt]) -> None:
+    assert matrix_figures(matrix) == {"auth.cases": len(CASES), "auth.bypasses": 0}
+
+
+@pytest.mark.parametrize("header, token", [
+    ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER abc", "abc"),
+    ("Bearer Bearer abc", "Bearer abc"), ("Bearer ", ""),
+    (None, None), ("", None), ("abc", None), ("Basic abc", None), ("Bearerabc", None),
+])
+def test_bearer_token_takes_only_the_bearer_scheme(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+def test_lowercase_scheme_is_accepted(client: FlaskClient, auth) -> None:
+    token = auth.headers()["Authorization"].split(" ", 1)[1]
+    response = client.delete("/api/markets/2", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 204
+
+
+def test_anonymous_gets_401_with_a_challenge_without_error_code(client: FlaskClient) -> None:
+    response = client.post("/api/markets", json={"name": "x"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="markets"'
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_expired_token_is_named_in_detail_and_challenge(app: Flask, client: FlaskClient) -> None:
+    with app.app_context(), get_db(app).new_session() as session:
+        token = issue_token(session.get(User, 2), now=datetime.now(UTC) - timedelta(hours=2))
+    response = client.post("/api/markets", json={"name": "x"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.get_json()["detail"] == "token expired"
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_verify_token_rejects_other_algorithms_even_with_the_right_key() -> None:
+    claims = {"sub": "1", "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(hours=1)}
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        verify_token(jwt.encode(claims, KEY + "-for-hs512-" + KEY, algorithm="HS512"),
+                     key=KEY + "-for-hs512-" + KEY)
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        verify_token(jwt.encode(claims, None, algorithm="none"), key=KEY)
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub"])
+def test_verify_token_requires_exp_iat_and_sub(missing: str) -> None:
+    claims = {"sub": "1", "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(hours=1)}
+    del claims[missing]
+    with pytest.raises(jwt.MissingRequiredClaimError):
+        verify_token(jwt.encode(claims, KEY, algorithm="HS256"), key=KEY)
+
+
+def test_a_short_key_is_refused_at_startup_and_when_signing() -> None:
+    with pytest.raises(RuntimeError, match="at least 32 bytes"):
+        create_app({"TESTING": True, "SECRET_KEY": "short"})
+    with pytest.raises(RuntimeError, match="at least 32 bytes"):
+        issue_token(User(id=1, name="x", email="x@example.com", role=Role.USER), key="short")
+
+
+def test_require_role_rejects_an_unknown_role_when_decorating() -> None:
+    with pytest.raises(ValueError):
+        require_role("superuser")
+
+
+def test_a_token_for_a_deleted_user_is_401(app: Flask, client: FlaskClient, auth) -> None:
+    headers = auth.headers("user4@example.com")
+    with app.app_context(), get_db(app).new_session() as session:
+        user = session.get(User, 4)
+        for market in user.markets:
+            session.delete(market)
+        for position in user.positions:
+            session.delete(position)
+        session.delete(user)
+        session.commit()
+    response = client.post("/api/markets", json={"name": "x"}, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["detail"] == "token names an unknown user"
+
+
+# ---- object-level authorization ----
+
+def test_a_user_deletes_their_own_market(client: FlaskClient, auth) -> None:
+    response = client.delete("/api/markets/2", headers=auth.headers("user2@example.com"))
+    assert response.status_code == 204
+
+
+def test_someone_elses_market_is_403_and_unchanged(client: FlaskClient, auth) -> None:
+    before = client.get("/api/markets/3").get_json()["data"]
+    headers = auth.headers("user2@example.com")
+    response = client.put("/api/markets/3", json={"name": "mine now"}, headers=headers)
+    assert response.status_code == 403
+    assert client.delete("/api/markets/3", headers=headers).status_code == 403
+    assert client.get("/api/markets/3").get_json()["data"] == before
+
+
+def test_a_missing_market_is_404_before_any_ownership_question(client: FlaskClient, auth) -> None:
+    response = client.delete("/api/markets/9999", headers=auth.headers("user2@example.com"))
+    assert response.status_code == 404
+
+
+def test_an_admin_may_change_any_market(client: FlaskClient, auth) -> None:
+    response = client.put("/api/markets/3", json={"name": "Moderated"}, headers=auth.admin())
+    assert response.status_code == 200
+    assert response.get_json()["data"]["name"] == "Moderated"
+
+
+# ---- GET /api/admin/users ----
+
+def test_admin_users_lists_users_with_exactly_the_admin_fields(client: FlaskClient, auth) -> None:
+    response = client.get("/api/admin/users?limit=3", headers=auth.admin())
+    assert response.status_code == 200
+    users = response.get_json()["data"]
+    assert [u["email"] for u in users] == [f"user{i}@example.com" for i in (1, 2, 3)]
+    assert all(set(u) == {"id", "name", "email", "role"} for u in users)
+    assert response.get_json()["meta"] == {"limit": 3, "offset": 0, "count": 3}
+
+
+def test_admin_users_is_403_for_a_user_and_401_for_anonymous(client: FlaskClient, auth) -> None:
+    assert client.get("/api/admin/users", headers=auth.headers()).status_code == 403
+    anonymous = client.get("/api/admin/users")
+    assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
+
+
+def test_admin_users_validates_paging(client: FlaskClient, auth) -> None:
+    response = client.get("/api/admin/users?limit=1000", headers=auth.admin())
+    assert response.status_code == 400
+    assert "limit" in response.get_json()["errors"]
+
+
+def test_emails_appear_nowhere_outside_the_admin_endpoint(client: FlaskClient) -> None:
+    assert b"@example.com" not in client.get("/api/markets?limit=100").get_data()
+    assert b"@example.com" not in client.get("/api/markets/1").get_data()
+
+
+# ---- the seed's decorators: the pitfalls the lesson shows ----
+
+@pytest.fixture
+def seed_client() -> Iterator[FlaskClient]:
+    app = seed.seed_app(rows=4)
+    yield app.test_client()
+    get_db(app).close()
+
+
+def _token(client: FlaskClient) -> str:
+    with client.application.app_context(), get_db(client.application).new_session() as session:
+        return issue_token(session.get(User, 2))
+
+
+def test_seed_accepts_a_token_without_scheme_and_a_doubled_scheme(seed_client: FlaskClient) -> None:
+    token = _token(seed_client)
+    for header in (token, f"Bearer Bearer {token}"):
+        assert seed_client.get("/api/whoami", headers={"Authorization": header}).status_code == 200
+
+
+def test_seed_rejects_a_lowercase_scheme_rfc_allows(seed_client: FlaskClient) -> None:
+    token = _token(seed_client)
+    response = seed_client.get("/api/whoami", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_seed_401_has_no_challenge(seed_client: FlaskClient) -> None:
+    response = seed_client.get("/api/whoami")
+    assert response.status_code == 401 and "WWW-Authenticate" not in response.headers
+
+
+# ---- the CLI that `make serve` users need ----
+
+def test_issue_token_cli_prints_a_token_that_verifies(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["issue-token", "user1@example.com"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert verify_token(result.output.strip())["sub"] == "1"
+
+
+def test_issue_token_cli_refuses_an_unknown_email(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["issue-token", "nobody@example.com"])
+    assert result.exit_code != 0 and "no user with email" in result.output
