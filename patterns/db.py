@@ -97,13 +97,13 @@ class Database:
         """Build the engine from app.config, create the tables and close sessions on teardown."""
         url = app.config.get("DATABASE_URL")
         isolated = bool(app.config.get("DATABASE_ISOLATED"))
-        self.engine = self._make_engine(url, isolated)
+        self.engine = self._make_engine(url, isolated, app.config.get("DATABASE_SCHEMA"))
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         Base.metadata.create_all(self.engine)
         app.extensions["db"] = self
         app.teardown_appcontext(_close_session)
 
-    def _make_engine(self, url: str | None, isolated: bool) -> Engine:
+    def _make_engine(self, url: str | None, isolated: bool, attach: str | None = None) -> Engine:
         if url is None or (isolated and make_url(url).get_backend_name() == "sqlite"):
             # Embedded default: a private SQLite file, removed when the process exits. A file
             # (not :memory:) so that two sessions really are two connections, as on a server.
@@ -111,7 +111,10 @@ class Database:
             url = f"sqlite:///{os.path.join(self._tempdir, 'markets.sqlite3')}"
         backend = make_url(url).get_backend_name()
         kwargs: dict[str, Any] = {}
-        if backend == "postgresql" and isolated:
+        if backend == "postgresql" and attach:
+            # A worker process joining the scratch schema its parent made: use it, never drop it.
+            kwargs["connect_args"] = {"options": f"-csearch_path={attach}"}
+        elif backend == "postgresql" and isolated:
             self._admin_url = url
             self.schema = f"{SCHEMA_PREFIX}{int(time.time())}_{run_id()}_{secrets.token_hex(4)}"
             kwargs["connect_args"] = {"options": f"-csearch_path={self.schema}"}
