@@ -12,11 +12,15 @@ from patterns import config as settings
 from patterns import error_handling, structured_logging
 from patterns.db import Database, get_db
 from patterns.demo_data import seed_demo_data
+from patterns.schemas import IdConverter
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the markets app; config overrides what the environment says."""
     app = Flask(__name__)
+    # Every <int:...> in this app is a row id: one too big for the column is a 404, not a 500.
+    # Set first: a converter is bound when a route is added, whichever module adds it.
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(settings.from_env())
     if config:
         app.config.from_mapping(config)
@@ -35,10 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from patterns import auth_middleware, openapi
     from patterns.rest_api import bp as markets_bp
-    from patterns.schemas import IdConverter
 
-    # Every <int:...> in this app is a row id: one too big for the column is a 404, not a 500.
-    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(markets_bp)
     auth_middleware.init_app(app)
     openapi.init_app(app)

@@ -174,3 +174,28 @@ class SearchEnvelopeSchema(Strict):
     success = fields.Boolean(required=True, validate=validate.Equal(True))
     data = fields.List(fields.Nested(SearchHitSchema), required=True)
     meta = fields.Nested(SearchMetaSchema, required=True)
+
+
+class CacheStatsSchema(Strict):
+    hits = fields.Integer(required=True)
+    misses = fields.Integer(required=True)
+    recomputes = fields.Integer(required=True)
+    hit_ratio = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+
+
+class CacheStatsEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.Nested(CacheStatsSchema, required=True)
+
+
+class TaskSchema(Strict):
+    task_id = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(
+        ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"]))
+    result = fields.Raw(allow_none=True)  # what the task returned, once it succeeded
+    error = fields.String()  # "Type: message" when it failed; the traceback stays in the logs
+
+
+class TaskEnvelopeSchema(Strict):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    data = fields.Nested(TaskSchema, required=True)
