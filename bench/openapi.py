@@ -1,0 +1,16 @@
+"""api.fuzz_*: generated requests against the whole API, each answer checked against its spec."""
+
+from __future__ import annotations
+
+from patterns.db import get_db
+from patterns.lab import lesson_app
+from patterns.openapi import fuzz
+
+
+def figures(quick: bool = False) -> dict[str, int]:
+    """api.fuzz_cases (requests sent), api.fuzz_server_errors, api.fuzz_schema_mismatches."""
+    app = lesson_app(rows=100)
+    try:
+        return fuzz(app, 1000 if quick else 2000).figures()
+    finally:
+        get_db(app).close()
