@@ -33,9 +33,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     structured_logging.init_app(app)
     error_handling.init_app(app)
 
-    from patterns import caching
+    from patterns import background_jobs, caching
 
     caching.init_app(app)  # the Redis client: built here, per app, never at import time
+    background_jobs.init_app(app)  # Celery bound to this app; the worker is started separately
 
     from patterns import auth_middleware, openapi
     from patterns.rest_api import bp as markets_bp

@@ -175,18 +175,19 @@ class RedisCache:
         if app.testing and url is not None:
             atexit.register(self.clear)
 
-    def _full(self, key: str) -> str:
+    def full_key(self, key: str) -> str:
+        """The key as stored in Redis: prefixed with this cache's namespace."""
         return f"{self.namespace}:{key}"
 
     def get(self, key: str) -> tuple[bool, Any]:
         """(True, value) on a hit, (False, None) on a miss; counts either."""
-        raw = self.client.get(self._full(key))
+        raw = self.client.get(self.full_key(key))
         self.stats.count("hits" if raw is not None else "misses")
         return (True, loads(raw)) if raw is not None else (False, None)
 
     def set(self, key: str, value: Any, ttl: int | None = None) -> None:
         """Store a value for ttl seconds (SET with EX: redis-py 8 deprecates SETEX)."""
-        self.client.set(self._full(key), dumps(value), ex=ttl or self.default_ttl)
+        self.client.set(self.full_key(key), dumps(value), ex=ttl or self.default_ttl)
 
     def get_or_compute(self, key: str, compute: Callable[[], R], *, ttl: int | None = None,
                        protect: bool = True, guard: bool = True) -> R:
@@ -198,7 +199,7 @@ class RedisCache:
         hit, value = self.get(key)
         if hit:
             return value
-        full = self._full(key)
+        full = self.full_key(key)
         gen_key, lock_key = full + ":gen", full + ":lock"
         give_up = self._clock() + self.wait_timeout
         while True:
@@ -236,7 +237,7 @@ class RedisCache:
 
     def invalidate(self, key: str) -> None:
         """Forget a key and bump its generation, so a load already in flight is not stored."""
-        full = self._full(key)
+        full = self.full_key(key)
         with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(full + ":gen")
             pipe.expire(full + ":gen", GENERATION_TTL)

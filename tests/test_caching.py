@@ -134,14 +134,14 @@ def test_cached_values_expire(app: Flask) -> None:
     cache = get_cache(app)
     with app.app_context():
         assert market_payload(1)["id"] == 1
-        ttl = cache.client.ttl(cache._full(market_payload.key(1)))
+        ttl = cache.client.ttl(cache.full_key(market_payload.key(1)))
     assert 0 < ttl <= caching.DEFAULT_TTL
 
 
 def test_none_is_never_cached(app: Flask) -> None:
     with app.app_context():
         assert market_payload(999) is None
-        assert get_cache(app).client.get(get_cache(app)._full(market_payload.key(999))) is None
+        assert get_cache(app).client.get(get_cache(app).full_key(market_payload.key(999))) is None
 
 
 def test_cached_decorator_uses_all_arguments(app: Flask) -> None:

@@ -1,0 +1,52 @@
+"""Background jobs with Celery: one Celery app bound to Flask, tasks that take ids, run in the
+app context and are enqueued after the commit; a worker in-process or on a real broker."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from patterns.background_jobs.api import bp
+from patterns.background_jobs.celery_app import (
+    BEAT_SCHEDULE,
+    celery_init_app,
+    default_queue,
+    get_celery,
+)
+from patterns.background_jobs.evidence import (
+    lost_on_worker_kill,
+    retried_attempts,
+    roundtrip_ms,
+    run_task,
+)
+from patterns.background_jobs.tasks import (
+    JOB_TRANSIENT,
+    cleanup_expired_markets,
+    close_expired_markets,
+    enqueue_after_commit,
+    index_market,
+    jobs_ping,
+    jobs_probe,
+    listen_for_commits,
+)
+from patterns.background_jobs.workers import (
+    EmbeddedWorker,
+    WorkerProcess,
+    start_worker,
+    worker_config,
+)
+from patterns.db import get_db
+
+__all__ = [
+    "BEAT_SCHEDULE", "JOB_TRANSIENT", "EmbeddedWorker", "WorkerProcess", "celery_init_app",
+    "cleanup_expired_markets", "close_expired_markets", "enqueue_after_commit", "get_celery",
+    "index_market", "init_app", "jobs_ping", "jobs_probe", "lost_on_worker_kill",
+    "retried_attempts", "roundtrip_ms", "run_task", "start_worker", "worker_config",
+]
+
+
+def init_app(app: Flask) -> None:
+    """Bind Celery to the app, register the jobs routes, send queued tasks after commits."""
+    app.config["JOBS_QUEUE"] = default_queue(app)
+    celery_init_app(app)
+    app.register_blueprint(bp)
+    listen_for_commits(get_db(app).sessionmaker)

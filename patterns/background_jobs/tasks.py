@@ -1,0 +1,123 @@
+"""The tasks: ids as arguments, run in the app context, retried on transient errors only."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from celery import Task, shared_task, uuid
+from celery.result import AsyncResult
+from flask import current_app
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from patterns.background_jobs.celery_app import get_celery
+from patterns.caching import get_cache, invalidate_market
+from patterns.db import get_session
+from patterns.models import Market, MarketStatus
+from patterns.retry_backoff import TRANSIENT, Backoff, TransientError
+from patterns.semantic_search import market_search
+
+# Worth another attempt: the database or Redis dropped a connection, a service was busy.
+# A bug (TypeError) or a missing market is not: it fails, or answers, on the first attempt.
+JOB_TRANSIENT = (*TRANSIENT, OperationalError, redis.ConnectionError, redis.TimeoutError)
+MAX_RETRIES = 5
+_jitter = random.Random()
+
+
+def _countdown(retries: int) -> float:
+    """Seconds before the next attempt: lesson 10's full-jitter backoff, sized by app config."""
+    backoff = Backoff(base=float(current_app.config.get("JOBS_RETRY_BASE", 1.0)),
+                      cap=float(current_app.config.get("JOBS_RETRY_CAP", 60.0)))
+    return backoff.delay(retries, _jitter)
+
+
+@shared_task(bind=True, name="patterns.index_market", max_retries=MAX_RETRIES)
+def index_market(self: Task, market_id: int, fail_first: int = 0) -> dict[str, Any]:
+    """Make the search index agree with the database for one market (idempotent)."""
+    from patterns.rest_api import market_service  # the same service the API builds
+
+    try:
+        if self.request.retries < fail_first:  # lessons and tests inject transient failures
+            raise TransientError(f"injected failure {self.request.retries + 1} of {fail_first}")
+        indexed = market_service().index_for_search(market_id)
+    except JOB_TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=_countdown(self.request.retries)) from None
+    search = market_search()
+    return {"market_id": market_id, "indexed": indexed, "attempts": self.request.retries + 1,
+            "entries_for_market": int(market_id in search), "index_size": len(search)}
+
+
+def close_expired_markets(session: Session, now: datetime) -> list[int]:
+    """Close the active markets whose closing time has passed; returns their ids (not committed)."""
+    expired = (Market.status == MarketStatus.ACTIVE) & (Market.closes_at <= now)
+    ids = list(session.scalars(select(Market.id).where(expired).order_by(Market.id)))
+    if ids:
+        session.execute(update(Market).where(expired, Market.id.in_(ids))
+                        .values(status=MarketStatus.CLOSED))
+    return ids
+
+
+@shared_task(name="patterns.cleanup_expired_markets")
+def cleanup_expired_markets(now: str | None = None) -> dict[str, Any]:
+    """Periodic (beat): close expired markets; `now` (ISO 8601) pins the clock for lessons."""
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    session = get_session()
+    ids = close_expired_markets(session, moment)
+    session.commit()
+    for market_id in ids:  # after the commit: readers must not cache the old status again
+        invalidate_market(market_id)
+    return {"closed": len(ids), "as_of": moment.isoformat()}
+
+
+@shared_task(name="patterns.jobs_ping")
+def jobs_ping(value: Any = "pong") -> Any:
+    """Answer the value: an enqueue-to-result round trip with no work in it."""
+    return value
+
+
+@shared_task(name="patterns.jobs_probe")
+def jobs_probe(run: str, number: int, hold: float) -> int:
+    """Reliability probe: note the start (and the pid running it), hold, note the finish."""
+    cache = get_cache()
+    cache.client.rpush(cache.full_key(f"probe:{run}:started"), f"{number}:{os.getpid()}")
+    time.sleep(hold)  # long enough for a test to kill the process mid-task
+    cache.client.sadd(cache.full_key(f"probe:{run}:done"), number)
+    return number
+
+
+# --- Enqueue after commit ---
+
+_PENDING = "workbook.tasks_after_commit"
+
+
+def enqueue_after_commit(session: Session, task: Task, *args: Any, **kwargs: Any) -> AsyncResult:
+    """Send task(*args, **kwargs) once the session commits; never, if it rolls back."""
+    # Bound to this app's Celery now: the commit may run where another app is the default.
+    celery_app = get_celery()
+    task_id = uuid()  # known now, so the caller can follow the task it will become
+    pending = session.info.setdefault(_PENDING, [])
+    pending.append((celery_app.tasks[task.name], args, kwargs, task_id))
+    return celery_app.AsyncResult(task_id)
+
+
+def _send_pending(session: Session) -> None:
+    for task, args, kwargs, task_id in session.info.pop(_PENDING, []):
+        task.apply_async(args, kwargs, task_id=task_id)
+
+
+def _drop_pending(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without a commit
+        session.info.pop(_PENDING, None)
+
+
+def listen_for_commits(factory: sessionmaker[Session]) -> None:
+    """Wire enqueue_after_commit into a session factory's commit and rollback."""
+    if not event.contains(factory, "after_commit", _send_pending):
+        event.listen(factory, "after_commit", _send_pending)
+        event.listen(factory, "after_transaction_end", _drop_pending)

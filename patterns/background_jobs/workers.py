@@ -1,0 +1,204 @@
+"""Workers: a real one in a thread over the in-memory broker, or a process on the real broker."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+import redis
+from celery import Celery
+from celery.contrib.testing.worker import TestWorkController
+from celery.result import _set_task_join_will_block
+from celery.utils import timer2
+from celery.utils.nodenames import anon_nodename
+from celery.worker import state as worker_state
+from flask import Flask
+
+from patterns.background_jobs.celery_app import get_celery
+from patterns.background_jobs.tasks import jobs_ping
+from patterns.caching import get_cache
+from patterns.db import get_db
+
+ENV_WORKER_CONFIG = "WORKBOOK_WORKER_CONFIG"
+# The app settings a worker process needs to reach the same rows, cache and queue.
+_SHARED_SETTINGS = ("REDIS_URL", "BROKER_URL", "SECRET_KEY", "JOBS_RETRY_BASE", "JOBS_RETRY_CAP",
+                    "JOBS_ACKS_LATE", "SEARCH_MIN_SCORE")
+
+
+class EmbeddedWorker:
+    """A real Celery worker (consumer, pool, acknowledgements) in a thread of this process."""
+
+    def __init__(self, app: Flask, *, quiet: bool | None = None) -> None:
+        self.app = app
+        self.celery: Celery = get_celery(app)
+        # In a lesson, a worker's log line would land in whichever cell happens to be running.
+        self.quiet = app.testing if quiet is None else quiet
+        self._controller: TestWorkController | None = None
+        self._thread: threading.Thread | None = None
+        self._celery_logger = logging.getLogger("celery")
+        self._saved_logging = (self._celery_logger.propagate, self._celery_logger.level)
+
+    def start(self) -> EmbeddedWorker:
+        """Start consuming the app's queue; returns once the worker is ready."""
+        # celery.contrib.testing.worker.start_worker, minus its logging setup (which would
+        # reconfigure the root logger of the whole process).
+        if self.quiet:
+            self._celery_logger.propagate = False
+            self._celery_logger.setLevel(logging.CRITICAL)
+        self.celery.finalize()
+        self._controller = TestWorkController(
+            app=self.celery, concurrency=1, hostname=anon_nodename(), pool="solo",
+            loglevel="CRITICAL" if self.quiet else "WARNING", logfile=None, ready_callback=None,
+            without_heartbeat=True, without_mingle=True, without_gossip=True,
+            timer_cls=_timer_for(self.celery))
+        self._thread = threading.Thread(target=self._run, daemon=True, name="celery-worker")
+        self._thread.start()
+        self._controller.ensure_started()
+        _set_task_join_will_block(False)
+        return self
+
+    def _run(self) -> None:
+        # The worker looks tasks up in the thread's *current* Celery app, which otherwise is the
+        # process default: the app created last, maybe another test's, with another database.
+        self.celery.set_current()
+        assert self._controller is not None
+        self._controller.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the task in hand and stop (about 0.1 s when idle)."""
+        if self._thread is None:
+            return
+        worker_state.should_terminate = 0  # the flag the worker loop checks between polls
+        self._thread.join(timeout)
+        worker_state.should_terminate = None
+        self._thread = self._controller = None
+        self._celery_logger.propagate, level = self._saved_logging[0], self._saved_logging[1]
+        self._celery_logger.setLevel(level)
+
+    def __enter__(self) -> EmbeddedWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _timer_for(celery_app: Celery) -> type[timer2.Timer]:
+    """The worker's timer thread (it runs retries when their countdown ends), bound to one app."""
+
+    class AppTimer(timer2.Timer):
+        def run(self) -> None:
+            celery_app.set_current()  # see EmbeddedWorker._run
+            super().run()
+
+    return AppTimer
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # nbval kills notebook kernels with SIGKILL: without this the worker would outlive them.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def worker_config(app: Flask, **overrides: Any) -> dict[str, Any]:
+    """What a worker process needs to serve this app: the same database, cache and queue."""
+    db = get_db(app)
+    assert db.engine is not None
+    config = {key: app.config.get(key) for key in _SHARED_SETTINGS if key in app.config}
+    config |= {
+        # The file of an embedded SQLite database, or the server; the scratch schema by name.
+        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "DATABASE_SCHEMA": db.schema or app.config.get("DATABASE_SCHEMA"),
+        "DATABASE_ISOLATED": False,
+        "CACHE_NAMESPACE": get_cache(app).namespace,
+        "JOBS_QUEUE": get_celery(app).conf.task_default_queue,
+        "DEMO_ROWS": 0,
+    }
+    return config | overrides
+
+
+class WorkerProcess:
+    """`celery worker` as a separate process on the real broker, serving this app's queue."""
+
+    def __init__(self, app: Flask, *, pool: str = "solo", concurrency: int = 1,
+                 **overrides: Any) -> None:
+        if app.config.get("BROKER_URL") is None:
+            raise RuntimeError("a worker process needs a real broker: set WORKBOOK_BROKER_URL")
+        self.app = app
+        self.config = worker_config(app, **overrides)
+        self.queue: str = self.config["JOBS_QUEUE"]
+        self.pool, self.concurrency = pool, concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="workbook-worker-", suffix=".log")
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        """Start the process and wait until it has answered a task."""
+        env = os.environ | {ENV_WORKER_CONFIG: json.dumps(self.config)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "patterns.background_jobs", "--pool", self.pool,
+             "--concurrency", str(self.concurrency)],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        ping = get_celery(self.app).tasks[jobs_ping.name].apply_async(("ready",), queue=self.queue)
+        try:
+            ping.get(timeout=timeout)
+        except Exception as exc:
+            self.stop()
+            raise RuntimeError(
+                f"the worker did not answer within {timeout} s:\n{self.log()}") from exc
+        return self
+
+    def log(self) -> str:
+        """The worker's output so far (for failures)."""
+        with open(self._log.name, errors="replace") as f:
+            return f.read()[-4000:]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Warm shutdown (finish the tasks in hand), then remove the queue from the broker."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        _forget_queue(self.config["BROKER_URL"], self.queue)
+        self._log.close()
+
+    def __enter__(self) -> WorkerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _forget_queue(broker_url: str, queue: str) -> None:
+    """Remove a private queue and its bindings from a Redis broker (kombu leaves them behind)."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return
+    with contextlib.suppress(redis.RedisError), redis.Redis.from_url(broker_url) as client:
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
+def start_worker(app: Flask) -> EmbeddedWorker | WorkerProcess:
+    """A running worker for the app: in-process when embedded, a process on a real broker."""
+    if app.config.get("BROKER_URL") is None:
+        return EmbeddedWorker(app).start()
+    return WorkerProcess(app).start()
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> bool:
+    """Poll until predicate() is true or the timeout passes; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while not (ok := bool(predicate())) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return ok

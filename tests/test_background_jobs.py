@@ -1,0 +1,273 @@
+"""Background jobs: one Celery app per Flask app, a real worker, ids as arguments, after-commit
+enqueueing, retries on transient errors only, the 202/Location API, and late acknowledgement."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from unittest import mock
+
+import pytest
+from celery import Celery
+from celery.schedules import crontab
+from flask import Flask
+from kombu.exceptions import EncodeError
+from sqlalchemy import func, select
+
+from patterns.app import create_app
+from patterns.background_jobs import (
+    BEAT_SCHEDULE,
+    WorkerProcess,
+    cleanup_expired_markets,
+    enqueue_after_commit,
+    get_celery,
+    index_market,
+    jobs_ping,
+    lost_on_worker_kill,
+    retried_attempts,
+    roundtrip_ms,
+    run_task,
+    start_worker,
+)
+from patterns.db import get_db, get_session
+from patterns.lab import token_headers
+from patterns.models import Market, MarketStatus
+from patterns.retry_backoff import TransientError
+from tests.conftest import real_services, service_answers
+
+UUID = re.compile(r"^[0-9a-f-]{36}$")
+
+
+@pytest.fixture(scope="module")
+def jobs_app() -> Iterator[Flask]:
+    """One app and one running worker for the module: starting and stopping cost time."""
+    app = create_app({"TESTING": True, "DEMO_ROWS": 20, "JOBS_RETRY_BASE": 0.01})
+    worker = start_worker(app)
+    yield app
+    worker.stop()
+    get_db(app).close()
+
+
+def new_market(app: Flask, name: str) -> Market:
+    with app.app_context():
+        session = get_session()
+        market = Market(name=name, creator_id=1)
+        session.add(market)
+        session.commit()
+        return market
+
+
+# --- wiring ---
+
+
+def test_each_app_has_its_own_celery_and_private_queue(jobs_app: Flask) -> None:
+    other = create_app({"TESTING": True})
+    try:
+        assert isinstance(get_celery(jobs_app), Celery)
+        assert get_celery(jobs_app) is not get_celery(other)
+        queues = {get_celery(a).conf.task_default_queue for a in (jobs_app, other)}
+        assert len(queues) == 2 and all(q.startswith("workbook-") for q in queues)
+    finally:
+        get_db(other).close()
+
+
+def test_reliability_settings(jobs_app: Flask) -> None:
+    conf = get_celery(jobs_app).conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.accept_content == ["json"]
+
+
+def test_tasks_run_in_the_app_context_through_the_broker(jobs_app: Flask) -> None:
+    result = run_task(jobs_app, index_market, 3)  # reads the app's database: needs its context
+    assert result["indexed"] is True and result["market_id"] == 3
+
+
+def test_beat_schedules_the_cleanup() -> None:
+    entry = BEAT_SCHEDULE["cleanup-expired-markets"]
+    assert entry["task"] == cleanup_expired_markets.name
+    assert isinstance(entry["schedule"], crontab)
+
+
+# --- tasks ---
+
+
+def test_index_market_is_idempotent(jobs_app: Flask) -> None:
+    first = run_task(jobs_app, index_market, 4)
+    second = run_task(jobs_app, index_market, 4)
+    assert first["entries_for_market"] == second["entries_for_market"] == 1
+    assert first["index_size"] == second["index_size"]
+
+
+def test_transient_failures_are_retried_with_backoff(jobs_app: Flask) -> None:
+    assert retried_attempts(jobs_app, 5, failures=2) == 3
+
+
+def test_retries_stop_at_the_limit(jobs_app: Flask) -> None:
+    result = get_celery(jobs_app).tasks[index_market.name].delay(5, fail_first=99)
+    with pytest.raises(TransientError):
+        result.get(timeout=30, interval=0.005)
+    assert result.state == "FAILURE"
+
+
+def test_a_bug_is_not_retried(jobs_app: Flask) -> None:
+    service = mock.Mock()
+    service.return_value.index_for_search.side_effect = TypeError("a bug")
+    with jobs_app.app_context(), mock.patch("patterns.rest_api.market_service", service):
+        result = get_celery(jobs_app).tasks[index_market.name].apply(args=(5,))
+    assert result.state == "FAILURE" and isinstance(result.result, TypeError)
+    assert service.return_value.index_for_search.call_count == 1
+
+
+def test_cleanup_closes_expired_markets_and_refreshes_the_cache(jobs_app: Flask) -> None:
+    client = jobs_app.test_client()
+    now = "2026-02-01T00:00:00+00:00"
+    with jobs_app.app_context():
+        expected = get_session().scalar(select(func.count()).select_from(Market).where(
+            Market.status == MarketStatus.ACTIVE, Market.closes_at <= datetime.fromisoformat(now)))
+        victim = get_session().scalar(select(Market.id).where(
+            Market.status == MarketStatus.ACTIVE, Market.closes_at <= datetime.fromisoformat(now)))
+    assert expected and victim
+    assert client.get(f"/api/markets/{victim}").get_json()["data"]["status"] == "active"  # cached
+    assert run_task(jobs_app, cleanup_expired_markets, now=now)["closed"] == expected
+    assert client.get(f"/api/markets/{victim}").get_json()["data"]["status"] == "closed"
+    assert run_task(jobs_app, cleanup_expired_markets, now=now)["closed"] == 0  # idempotent
+
+
+# --- enqueue after commit ---
+
+
+def test_a_task_enqueued_before_the_commit_misses_its_row(jobs_app: Flask) -> None:
+    with jobs_app.app_context():
+        session = get_session()
+        market = Market(name="Not committed yet", creator_id=1)
+        session.add(market)
+        session.flush()
+        early = run_task(jobs_app, index_market, market.id)
+        session.commit()
+    assert early["indexed"] is False  # the worker's session cannot see an uncommitted row
+    assert run_task(jobs_app, index_market, market.id)["indexed"] is True
+
+
+def test_enqueue_after_commit_sends_once_committed(jobs_app: Flask) -> None:
+    with jobs_app.app_context():
+        session = get_session()
+        market = Market(name="Committed first", creator_id=1)
+        session.add(market)
+        session.flush()
+        pending = enqueue_after_commit(session, index_market, market.id)
+        assert UUID.match(pending.id)
+        session.commit()
+    assert pending.get(timeout=30, interval=0.005)["indexed"] is True
+
+
+def test_enqueue_after_commit_sends_nothing_on_rollback(jobs_app: Flask) -> None:
+    with jobs_app.app_context():
+        session = get_session()
+        market = Market(name="Rolled back", creator_id=1)
+        session.add(market)
+        session.flush()
+        pending = enqueue_after_commit(session, index_market, market.id)
+        session.rollback()
+        session.commit()  # a later commit must not send what the rollback discarded
+    run_task(jobs_app, jobs_ping)  # one queue, one worker: anything sent earlier has run by now
+    assert pending.state == "PENDING"
+
+
+# --- the API ---
+
+
+def test_index_route_answers_202_with_a_location_to_poll(jobs_app: Flask) -> None:
+    client = jobs_app.test_client()
+    response = client.post("/api/markets/2/index", headers=token_headers(jobs_app))
+    assert response.status_code == 202
+    task_id = response.get_json()["data"]["task_id"]
+    assert response.headers["Location"] == f"/api/tasks/{task_id}"
+    get_celery(jobs_app).AsyncResult(task_id).get(timeout=30, interval=0.005)
+    status = client.get(response.headers["Location"])
+    assert status.status_code == 200 and "Retry-After" not in status.headers
+    data = status.get_json()["data"]
+    assert data["state"] == "SUCCESS" and data["result"]["market_id"] == 2
+
+
+def test_index_route_needs_auth_and_an_existing_market(jobs_app: Flask) -> None:
+    client = jobs_app.test_client()
+    assert client.post("/api/markets/2/index").status_code == 401
+    missing = client.post("/api/markets/9999/index", headers=token_headers(jobs_app))
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("task_id", ["00000000-0000-0000-0000-000000000000", "not-a-task"])
+def test_unknown_tasks_are_404(jobs_app: Flask, task_id: str) -> None:
+    assert jobs_app.test_client().get(f"/api/tasks/{task_id}").status_code == 404
+
+
+# --- the seed ---
+
+
+def test_seed_task_builds_an_app_per_attempt_and_retries_a_bug(jobs_app: Flask) -> None:
+    from patterns.seed import background_jobs as seed
+
+    built = []
+
+    def counting_create_app() -> Flask:
+        app = create_app({"TESTING": True})
+        built.append(app)
+        get_db(app).close()
+        return app
+
+    with jobs_app.app_context(), mock.patch.object(seed, "create_app", counting_create_app):
+        result = get_celery(jobs_app).tasks[seed.index_market.name].apply(args=(1,))
+    assert result.state == "FAILURE" and isinstance(result.result, TypeError)
+    assert len(built) == 4  # the first attempt and three retries of a TypeError
+
+
+def test_orm_objects_cannot_be_task_arguments(jobs_app: Flask) -> None:
+    with jobs_app.app_context():
+        market = get_session().get(Market, 1)
+        with pytest.raises(EncodeError, match="Market is not JSON serializable"):
+            get_celery(jobs_app).tasks[index_market.name].delay(market)
+
+
+def test_roundtrip_is_fast(jobs_app: Flask) -> None:
+    assert roundtrip_ms(jobs_app, rounds=5) < 1000
+
+
+# --- real broker ---
+
+
+def _need_real_broker() -> str:
+    import os
+
+    url = os.environ.get("WORKBOOK_BROKER_URL")
+    if not (real_services() and url):
+        pytest.skip("needs WORKBOOK_REAL_SERVICES=1 and WORKBOOK_BROKER_URL (make test-real)")
+    if not service_answers("127.0.0.1", 6379):
+        pytest.skip("Redis does not answer at 127.0.0.1:6379")
+    return url
+
+
+@pytest.mark.real
+@pytest.mark.slow
+@pytest.mark.parametrize("acks_late, lost", [(True, 0), (False, 1)])
+def test_a_killed_worker_child_loses_no_task_with_late_acks(acks_late: bool, lost: int) -> None:
+    _need_real_broker()
+    app = create_app({"TESTING": True, "DEMO_ROWS": 5})
+    try:
+        assert lost_on_worker_kill(app, tasks=10, acks_late=acks_late, hold=0.4) == lost
+    finally:
+        get_db(app).close()
+
+
+@pytest.mark.real
+def test_a_worker_process_shares_an_embedded_sqlite_database() -> None:
+    _need_real_broker()
+    app = create_app({"TESTING": True, "DEMO_ROWS": 5, "DATABASE_URL": None})
+    try:
+        with WorkerProcess(app):
+            assert run_task(app, index_market, 2)["indexed"] is True
+            market = new_market(app, "Made by the parent process")
+            assert run_task(app, index_market, market.id)["indexed"] is True
+    finally:
+        get_db(app).close()
