@@ -39,7 +39,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-real: $(STAMP)
-	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
+	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
+	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
 
 serve: $(STAMP)
 	$(BIN)/python -m patterns.serve

@@ -30,7 +30,14 @@ def main() -> int:
     backends = ", ".join(f"{k}: {v}" for k, v in describe(app.config).items())
     print(f"Markets API on http://{host}:{port}/api/markets  ({backends}; {rows} demo markets)")
     print(f"Demo admin token (1 h):\n  Authorization: Bearer {token}")
-    app.run(host=host, port=port, debug=False)
+    from patterns.background_jobs import start_worker
+
+    # Jobs need a worker: in this process on the in-memory broker, or a process on a real one.
+    worker = start_worker(app)
+    try:
+        app.run(host=host, port=port, debug=False)
+    finally:
+        worker.stop()
     return 0
 
 
