@@ -20,11 +20,13 @@ help:
 
 # The venv is rebuilt when the dependency files change. uv resolves in seconds; pip is the
 # fallback when uv cannot be installed. constraints.txt pins what a fresh install resolves.
+# Bytecode is compiled at install time: machines that set PYTHONDONTWRITEBYTECODE would
+# otherwise recompile every package in every notebook kernel (about 1 s each).
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if $(BIN)/python -m pip install -q uv; then \
-		$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
+		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
 	else \
 		$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'; \
 	fi
