@@ -183,18 +183,21 @@ class Call:
     content_type: str | None = None
 
 
-_validators: dict[str, Any] = {}
+# (id of the document, schema) -> (the document, its validator): the document is kept alive, so
+# its id cannot be reused by another document while the entry exists.
+_validators: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}
 
 
 def _validator(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
     from jsonschema import Draft202012Validator
 
-    key = json.dumps(schema, sort_keys=True)
+    key = (id(doc), json.dumps(schema, sort_keys=True))
     if key not in _validators:
         # OpenAPI 3.1 schemas are JSON Schema 2020-12; carry the components so $refs resolve.
-        _validators[key] = Draft202012Validator({**schema, "components": doc["components"]},
-                                                format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return _validators[key]
+        validator = Draft202012Validator({**schema, "components": doc["components"]},
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        _validators[key] = (doc, validator)
+    return _validators[key][1]
 
 
 def response_problems(doc: dict[str, Any], template: str | None, method: str,

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 PACKAGE_LOGGER = "patterns"  # every module logs under patterns.*; one handler here serves them all
@@ -117,8 +117,6 @@ def _finish_request(response: Response) -> Response:
 
 
 def _state() -> dict[str, Any]:
-    from flask import current_app
-
     return current_app.extensions["structured_logging"]
 
 
