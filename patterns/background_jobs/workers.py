@@ -171,7 +171,8 @@ class WorkerProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        _forget_queue(self.config["BROKER_URL"], self.queue)
+        if self.app.testing:  # a private queue; a production queue keeps its pending tasks
+            _forget_queue(self.config["BROKER_URL"], self.queue)
         self._log.close()
 
     def __enter__(self) -> WorkerProcess:
