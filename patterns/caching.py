@@ -105,6 +105,7 @@ class CacheStats:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, name: str) -> None:
+        """Add one to a counter (hits, misses or recomputes)."""
         with self._lock:  # many request threads share one cache
             setattr(self, name, getattr(self, name) + 1)
 
@@ -115,6 +116,7 @@ class CacheStats:
         return self.hits / total if total else 0.0
 
     def as_dict(self) -> dict[str, float | int]:
+        """The counters and the hit ratio, for the stats endpoint."""
         return {"hits": self.hits, "misses": self.misses, "recomputes": self.recomputes,
                 "hit_ratio": round(self.hit_ratio, 4)}
 

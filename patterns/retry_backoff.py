@@ -234,6 +234,7 @@ class ContentionResult:
 
     @property
     def calls_per_client(self) -> float:
+        """Average calls each client made."""
         return self.calls / self.clients
 
 
