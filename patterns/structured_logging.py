@@ -25,6 +25,7 @@ ACCESS_LOGGER = "patterns.request"
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
 # A job continuing a request's work has no request context: its id lives here instead.
 _bound_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_bound_task_id: ContextVar[str | None] = ContextVar("task_id", default=None)
 # The attributes every LogRecord has; anything else came in through `extra=` and is a field.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime"}
@@ -61,17 +62,30 @@ def bind_request_id(request_id: str | None) -> Iterator[str]:
         _bound_request_id.reset(token)
 
 
+@contextmanager
+def bind_task_id(task_id: str | None) -> Iterator[None]:
+    """Log lines inside the block carry task_id: which run of a background job wrote them."""
+    token = _bound_task_id.set(task_id)
+    try:
+        yield
+    finally:
+        _bound_task_id.reset(token)
+
+
 def iso_utc(created: float) -> str:
     """A LogRecord time as ISO-8601 in UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z."""
     return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def context_fields() -> dict[str, Any]:
-    """The request's fields for a log line; empty outside a request, never an error."""
+    """The request's (or job's) fields for a log line; empty outside both, never an error."""
     fields: dict[str, Any] = {}
     rid = current_request_id()
     if rid is not None:
         fields["request_id"] = rid
+    task_id = _bound_task_id.get()
+    if task_id is not None:
+        fields["task_id"] = task_id
     if has_request_context():
         fields["method"] = request.method
         fields["path"] = request.path

@@ -15,9 +15,11 @@ from flask import Flask
 from kombu.exceptions import EncodeError
 from sqlalchemy import func, select
 
+from patterns import structured_logging as sl
 from patterns.app import create_app
 from patterns.background_jobs import (
     BEAT_SCHEDULE,
+    EmbeddedWorker,
     WorkerProcess,
     cleanup_expired_markets,
     enqueue_after_commit,
@@ -37,16 +39,28 @@ from patterns.retry_backoff import TransientError
 from tests.conftest import real_services, service_answers
 
 UUID = re.compile(r"^[0-9a-f-]{36}$")
+Worker = EmbeddedWorker | WorkerProcess
 
 
 @pytest.fixture(scope="module")
-def jobs_app() -> Iterator[Flask]:
+def jobs() -> Iterator[tuple[Flask, Worker]]:
     """One app and one running worker for the module: starting and stopping cost time."""
     app = create_app({"TESTING": True, "DEMO_ROWS": 20, "JOBS_RETRY_BASE": 0.01})
     worker = start_worker(app)
-    yield app
+    yield app, worker
     worker.stop()
     get_db(app).close()
+
+
+@pytest.fixture(scope="module")
+def jobs_app(jobs: tuple[Flask, Worker]) -> Flask:
+    return jobs[0]
+
+
+@pytest.fixture(scope="module")
+def jobs_worker(jobs: tuple[Flask, Worker]) -> Worker:
+    """In-process by default; a worker process (its own stderr) under make test-real."""
+    return jobs[1]
 
 
 def new_market(app: Flask, name: str) -> Market:
@@ -201,6 +215,71 @@ def test_index_route_needs_auth_and_an_existing_market(jobs_app: Flask) -> None:
 @pytest.mark.parametrize("task_id", ["00000000-0000-0000-0000-000000000000", "not-a-task"])
 def test_unknown_tasks_are_404(jobs_app: Flask, task_id: str) -> None:
     assert jobs_app.test_client().get(f"/api/tasks/{task_id}").status_code == 404
+
+
+# --- the request id travels into the job ---
+
+
+def _task_lines(lines: list[str]) -> list[dict]:
+    parsed = sl.parse_lines(lines)
+    return [line for line in parsed if line["logger"] == "patterns.background_jobs.tasks"]
+
+
+def test_the_request_id_travels_into_the_jobs_log_lines(
+        jobs_app: Flask, jobs_worker: Worker) -> None:
+    client = jobs_app.test_client()
+    with jobs_worker.capture_logs() as lines:
+        response = client.post("/api/markets/2/index",
+                               headers={**token_headers(jobs_app), "X-Request-ID": "abc-123"})
+        task_id = response.get_json()["data"]["task_id"]
+        get_celery(jobs_app).AsyncResult(task_id).get(timeout=30, interval=0.005)
+    assert response.headers["X-Request-ID"] == "abc-123"
+    (line,) = _task_lines(lines)
+    assert line["message"] == "market indexed" and line["market_id"] == 2
+    assert line["request_id"] == "abc-123" and line["task_id"] == task_id
+
+
+def test_the_request_id_survives_retries_and_after_commit_enqueueing(
+        jobs_app: Flask, jobs_worker: Worker) -> None:
+    celery_app = get_celery(jobs_app)
+    with jobs_worker.capture_logs() as lines:
+        with jobs_app.test_request_context(headers={"X-Request-ID": "req-retried"}):
+            jobs_app.preprocess_request()  # the middleware sets the request's id
+            retried = celery_app.tasks[index_market.name].delay(3, fail_first=1)
+            session = get_session()
+            market = Market(name="Indexed after the commit", creator_id=1)
+            session.add(market)
+            session.flush()
+            pending = enqueue_after_commit(session, index_market, market.id)
+            session.commit()
+        assert retried.get(timeout=30, interval=0.005)["attempts"] == 2
+        pending.get(timeout=30, interval=0.005)
+    by_task = {line["task_id"]: line["request_id"] for line in _task_lines(lines)}
+    assert by_task == {retried.id: "req-retried", pending.id: "req-retried"}
+
+
+def test_a_job_outside_any_request_gets_its_own_id_and_a_header_wins(
+        jobs_app: Flask, jobs_worker: Worker) -> None:
+    task = get_celery(jobs_app).tasks[index_market.name]
+    with jobs_worker.capture_logs() as lines:
+        plain = task.delay(4)
+        plain.get(timeout=30, interval=0.005)
+        with jobs_app.test_request_context(headers={"X-Request-ID": "from-request"}):
+            jobs_app.preprocess_request()
+            explicit = task.apply_async((4,), headers={"request_id": "given-by-caller"})
+        explicit.get(timeout=30, interval=0.005)
+    rid = {line["task_id"]: line["request_id"] for line in _task_lines(lines)}
+    assert sl.is_well_formed(rid[plain.id]) and len(rid[plain.id]) == 32  # a fresh id
+    assert rid[explicit.id] == "given-by-caller"
+
+
+def test_a_task_run_eagerly_in_a_request_logs_its_id(jobs_app: Flask) -> None:
+    with sl.capture_logs() as lines, jobs_app.test_request_context(
+            headers={"X-Request-ID": "eager-1"}):
+        jobs_app.preprocess_request()
+        result = get_celery(jobs_app).tasks[index_market.name].apply(args=(5,))
+    (line,) = _task_lines(lines)
+    assert line["request_id"] == "eager-1" and line["task_id"] == result.id
 
 
 # --- the seed ---

@@ -160,6 +160,17 @@ def test_bind_request_id_replaces_a_missing_or_malformed_id() -> None:
         assert len(first) == 32 and len(second) == 32 and first != second
 
 
+def test_bind_task_id_adds_a_task_id_field_and_resets() -> None:
+    jobs = logging.getLogger("patterns.jobs")
+    with sl.capture_logs() as lines:
+        with sl.bind_request_id("req-7"), sl.bind_task_id("task-7"):
+            jobs.info("inside")
+        jobs.info("after")
+    inside, after = sl.parse_lines(lines)
+    assert inside["task_id"] == "task-7" and inside["request_id"] == "req-7"
+    assert "task_id" not in after and "request_id" not in after
+
+
 # ---- configuration ----
 
 def _workbook_handlers() -> list[logging.Handler]:

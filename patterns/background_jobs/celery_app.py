@@ -9,13 +9,17 @@ from typing import Any
 import kombu.transport
 from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import before_task_publish
 from flask import Flask, current_app
 from kombu.transport import memory
 
 from patterns.db import run_id
+from patterns.structured_logging import bind_request_id, bind_task_id, current_request_id
 
 EXTENSION = "celery"
 MEMORY_TRANSPORT = "workbook-memory"
+# The message header that carries the id of the request (or job) that enqueued a task.
+REQUEST_ID_HEADER = "request_id"
 # How often an idle embedded worker wakes to see whether it was asked to stop.
 _WAKE_SECONDS = 0.05
 
@@ -70,12 +74,23 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@before_task_publish.connect(dispatch_uid="workbook-request-id")
+def send_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Every task sent inside a request (or a job) carries its id in a message header."""
+    request_id = current_request_id()
+    if headers is not None and request_id is not None:
+        headers.setdefault(REQUEST_ID_HEADER, request_id)  # an explicit header wins
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Flask's documented pattern: a Celery app whose tasks run inside this Flask app's context."""
 
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
+            # The header sent along (or, run eagerly, the request at hand) and this run's id:
+            # every line the task logs joins the request that asked for it.
+            request_id = getattr(self.request, REQUEST_ID_HEADER, None) or current_request_id()
+            with bind_request_id(request_id), bind_task_id(self.request.id), app.app_context():
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -28,6 +29,7 @@ from patterns.semantic_search import market_search
 JOB_TRANSIENT = (*TRANSIENT, OperationalError, redis.ConnectionError, redis.TimeoutError)
 MAX_RETRIES = 5
 _jitter = random.Random()
+log = logging.getLogger(__name__)
 
 
 def _countdown(retries: int) -> float:
@@ -48,6 +50,7 @@ def index_market(self: Task, market_id: int, fail_first: int = 0) -> dict[str, A
         indexed = market_service().index_for_search(market_id)
     except JOB_TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_countdown(self.request.retries)) from None
+    log.info("market indexed", extra={"market_id": market_id, "indexed": indexed})
     search = market_search()
     return {"market_id": market_id, "indexed": indexed, "attempts": self.request.retries + 1,
             "entries_for_market": int(market_id in search), "index_size": len(search)}

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -28,6 +29,7 @@ from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.tasks import jobs_ping
 from patterns.caching import get_cache
 from patterns.db import get_db
+from patterns.structured_logging import capture_logs
 
 ENV_WORKER_CONFIG = "WORKBOOK_WORKER_CONFIG"
 # The app settings a worker process needs to reach the same rows, cache and queue.
@@ -84,6 +86,12 @@ class EmbeddedWorker:
         self._thread = self._controller = None
         self._celery_logger.propagate, level = self._saved_logging[0], self._saved_logging[1]
         self._celery_logger.setLevel(level)
+
+    @contextlib.contextmanager
+    def capture_logs(self) -> Iterator[list[str]]:
+        """The JSON log lines written while the block runs (the tasks run in this process)."""
+        with capture_logs() as lines:
+            yield lines
 
     def __enter__(self) -> EmbeddedWorker:
         return self.start()
@@ -160,6 +168,21 @@ class WorkerProcess:
         """The worker's output so far (for failures)."""
         with open(self._log.name, errors="replace") as f:
             return f.read()[-4000:]
+
+    @contextlib.contextmanager
+    def capture_logs(self) -> Iterator[list[str]]:
+        """The JSON log lines the process writes while the block runs (wait for results inside)."""
+        lines: list[str] = []
+        with open(self._log.name, "rb") as f:
+            start = f.seek(0, os.SEEK_END)
+        try:
+            yield lines
+        finally:
+            with open(self._log.name, "rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+            # The process logs one JSON object per line to stderr; Celery's own lines are text.
+            lines.extend(line for line in text.splitlines() if line.startswith("{"))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Warm shutdown (finish the tasks in hand), then remove the queue from the broker."""
