@@ -1,4 +1,4 @@
-"""The application factory: configuration in, a wired Flask app out; nothing built at import time."""
+"""The application factory: configuration in, a wired Flask app out; nothing built on import."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def _register_cli(app: Flask) -> None:
         """Write the deterministic demo data into empty tables."""
         with get_db(app).new_session() as session:
             counts = seed_demo_data(session, rows)
-        click.echo(f"seeded {counts.users} users, {counts.markets} markets, {counts.positions} positions")
+        click.echo(f"seeded {counts.users} users, {counts.markets} markets, "
+                   f"{counts.positions} positions")
 
     @app.cli.command("issue-token")
     @click.argument("email", default="user1@example.com")

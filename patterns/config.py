@@ -43,7 +43,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Fresh, private tables (a temp SQLite file or a PostgreSQL schema) dropped on exit:
         # tests and notebooks turn this on so they never see or leave rows of another run.
         "DATABASE_ISOLATED": False,
-        "SECRET_KEY": env.get("WORKBOOK_SECRET_KEY") or "dev-only-secret-key-change-me-0123456789abcdef",
+        "SECRET_KEY": (env.get("WORKBOOK_SECRET_KEY")
+                       or "dev-only-secret-key-change-me-0123456789abcdef"),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "DEMO_ROWS": 0,
     }

@@ -71,7 +71,8 @@ def drop_run_schemas(url: str, run: str) -> int:
     try:
         with engine.begin() as conn:
             names = conn.scalars(
-                text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+                text("SELECT schema_name FROM information_schema.schemata"
+                     " WHERE schema_name LIKE :p"),
                 {"p": f"{SCHEMA_PREFIX}%\\_{run}\\_%"},
             ).all()
             for name in names:

@@ -1,4 +1,4 @@
-"""The markets domain as SQLAlchemy 2.x typed models: User, Market, Position."""
+"""The markets domain as SQLAlchemy 2.x typed models: User, Market, Position (+ search vectors)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,23 @@ import enum
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, Numeric, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python, naive UTC in the column: identical on SQLite and PostgreSQL."""
+    """Aware UTC datetimes in Python, naive UTC in the column: the same on SQLite and PostgreSQL."""
 
     impl = DateTime(timezone=False)
     cache_ok = True
@@ -35,7 +46,8 @@ class Money(TypeDecorator[Decimal]):
     impl = Numeric(14, 2, asdecimal=False)
     cache_ok = True
 
-    def process_bind_param(self, value: Decimal | int | float | None, dialect: object) -> float | None:
+    def process_bind_param(self, value: Decimal | int | float | None,
+                           dialect: object) -> float | None:
         return None if value is None else float(Decimal(value).quantize(Decimal("0.01")))
 
     def process_result_value(self, value: float | None, dialect: object) -> Decimal | None:
@@ -80,7 +92,8 @@ class User(Base):
     positions: Mapped[list[Position]] = relationship(back_populates="user")
 
     def __repr__(self) -> str:
-        return f"User(id={self.id!r}, name={self.name!r}, role={self.role.value if self.role else None!r})"
+        role = self.role.value if self.role else None
+        return f"User(id={self.id!r}, name={self.name!r}, role={role!r})"
 
 
 class Market(Base):
@@ -104,7 +117,8 @@ class Market(Base):
     __table_args__ = (Index("ix_markets_creator_id", "creator_id"),)
 
     def __repr__(self) -> str:
-        return f"Market(id={self.id!r}, name={self.name!r}, status={self.status.value if self.status else None!r})"
+        status = self.status.value if self.status else None
+        return f"Market(id={self.id!r}, name={self.name!r}, status={status!r})"
 
 
 class Position(Base):
@@ -120,4 +134,34 @@ class Position(Base):
     user: Mapped[User] = relationship(back_populates="positions")
 
     def __repr__(self) -> str:
-        return f"Position(id={self.id!r}, market_id={self.market_id!r}, side={self.side.value if self.side else None!r}, amount={self.amount!r})"
+        side = self.side.value if self.side else None
+        return (f"Position(id={self.id!r}, market_id={self.market_id!r}, side={side!r}, "
+                f"amount={self.amount!r})")
+
+
+class MarketEmbedding(Base):
+    """A market's search vector, kept in the database so that every process searches one index."""
+
+    __tablename__ = "market_embeddings"
+
+    # One row per market, gone with its market: no orphan vector can outlive a deleted row.
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))  # which embedder wrote it
+    dim: Mapped[int]
+    # float32 little-endian bytes: BLOB on SQLite, BYTEA on PostgreSQL, the same bytes back.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # The index version of the write that stored it: a reader loads only what is newer.
+    version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_market_embeddings_model_version", "model", "version"),)
+
+
+class SearchIndexState(Base):
+    """One row that counts index writes (version) and deletions (removals); readers poll it."""
+
+    __tablename__ = "search_index_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    removals: Mapped[int] = mapped_column(BigInteger)

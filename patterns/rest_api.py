@@ -129,7 +129,7 @@ def delete_market(market_id: int) -> Response:
 # ---- Evidence: the lesson's status-code contract, also measured by bench/rest_api.py ----
 
 def status_code_checks(client: Any, headers: dict[str, str]) -> dict[str, bool]:
-    """Run the REST contract against a client (fresh demo data, ids 1..n) and say which checks hold."""
+    """Run the REST contract against a client (fresh demo data, ids 1..n); which checks hold."""
     created = client.post("/api/markets", json={"name": "Contract check"}, headers=headers)
     location = created.headers.get("Location", "")
     fetched = client.get(location) if location else None
@@ -150,7 +150,8 @@ def status_code_checks(client: Any, headers: dict[str, str]) -> dict[str, bool]:
         "deleted is gone (404)": client.get(location).status_code == 404,
         "update missing is 404": client.put("/api/markets/999999", json={"name": "x"},
                                             headers=headers).status_code == 404,
-        "delete missing is 404": client.delete("/api/markets/999999", headers=headers).status_code == 404,
+        "delete missing is 404": client.delete("/api/markets/999999",
+                                               headers=headers).status_code == 404,
         "wrong method is 405": not_allowed.status_code == 405,
         "405 has Allow": "GET" in not_allowed.headers.get("Allow", ""),
         "malformed JSON is 400": client.post("/api/markets", data="{bad", headers=headers,
@@ -159,6 +160,7 @@ def status_code_checks(client: Any, headers: dict[str, str]) -> dict[str, bool]:
                                             content_type="text/plain").status_code == 415,
         "unknown field is 422": client.post("/api/markets", json={"name": "x", "volume": 1},
                                             headers=headers).status_code == 422,
-        "missing name is 422": client.post("/api/markets", json={}, headers=headers).status_code == 422,
+        "missing name is 422": client.post("/api/markets", json={},
+                                           headers=headers).status_code == 422,
     }
     return checks

@@ -20,7 +20,8 @@ def test_counts_and_shapes() -> None:
     rows = demo_rows(30)
     assert len(rows["users"]) == 30 and len(rows["markets"]) == 30 and len(rows["positions"]) == 90
     assert [m["creator_id"] for m in rows["markets"]] == list(range(1, 31))
-    assert all(m["created_at"] >= EPOCH and m["closes_at"] > m["created_at"] for m in rows["markets"])
+    assert all(m["created_at"] >= EPOCH and m["closes_at"] > m["created_at"]
+               for m in rows["markets"])
     assert {u["role"].value for u in rows["users"]} == {"admin", "user"}
 
 

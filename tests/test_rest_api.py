@@ -91,7 +91,8 @@ def test_update_replaces_writable_fields(client, auth) -> None:
 
 
 def test_update_and_delete_of_missing_market_are_404(client, auth) -> None:
-    assert client.put("/api/markets/999999", json={"name": "x"}, headers=auth.admin()).status_code == 404
+    missing = client.put("/api/markets/999999", json={"name": "x"}, headers=auth.admin())
+    assert missing.status_code == 404
     assert client.delete("/api/markets/999999", headers=auth.admin()).status_code == 404
 
 

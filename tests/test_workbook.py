@@ -1,4 +1,4 @@
-"""The workbook's own promises: notebook hygiene, the README's lesson table, equal dependency lists."""
+"""The workbook's promises: notebook hygiene, the README's lesson table, equal dependency lists."""
 
 from __future__ import annotations
 
@@ -54,9 +54,11 @@ def test_errors_only_where_a_cell_is_marked_to_raise(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_machine_specific_text_in_outputs(path: Path) -> None:
     for cell in code_cells(load(path)):
-        text = json.dumps([{k: v for k, v in o.items() if k != "traceback"} for o in cell["outputs"]])
+        text = json.dumps([{k: v for k, v in o.items() if k != "traceback"}
+                           for o in cell["outputs"]])
         for what, pattern in FORBIDDEN.items():
-            assert not pattern.search(text), f"{what} in the output of: {''.join(cell['source'])[:60]}"
+            where = "".join(cell["source"])[:60]
+            assert not pattern.search(text), f"{what} in the output of: {where}"
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00_")],
@@ -70,7 +72,8 @@ def test_lesson_anatomy(path: Path) -> None:
                     "## In production", "## Takeaways"):
         assert heading in markdown, f"missing section {heading!r}"
     cells = nb["cells"]
-    solutions = [i for i, c in enumerate(cells) if "solution" in c.get("metadata", {}).get("tags", [])]
+    solutions = [i for i, c in enumerate(cells)
+                 if "solution" in c.get("metadata", {}).get("tags", [])]
     assert solutions, "no exercise cell tagged 'solution'"
     after = [c for c in cells[solutions[0] + 1:] if c["cell_type"] == "code"]
     assert after and "assert" in "".join(after[0]["source"]), "the exercise has no check cell"
@@ -81,7 +84,8 @@ def test_lesson_anatomy(path: Path) -> None:
 def readme_rows() -> list[list[str]]:
     text = (ROOT / "README.md").read_text()
     table = text.split("## Lessons", 1)[1].split("\n## ", 1)[0]
-    rows = [line.strip().strip("|").split("|") for line in table.splitlines() if line.startswith("| ")]
+    rows = [line.strip().strip("|").split("|")
+            for line in table.splitlines() if line.startswith("| ")]
     return [[cell.strip() for cell in row] for row in rows[1:]]  # drop the header
 
 
@@ -90,7 +94,8 @@ def test_readme_lesson_table_matches_the_tree() -> None:
     assert sorted(row[0] for row in rows) == sorted(p.name[:2] for p in NOTEBOOKS), \
         "every notebook has one row, every row a notebook"
     for number, _title, notebook, modules, tests in rows:
-        link = re.fullmatch(r"\[(notebooks/\d\d_\w+\.ipynb)\]\((notebooks/\d\d_\w+\.ipynb)\)", notebook)
+        link = re.fullmatch(r"\[(notebooks/\d\d_\w+\.ipynb)\]\((notebooks/\d\d_\w+\.ipynb)\)",
+                            notebook)
         assert link and link.group(1) == link.group(2) and (ROOT / link.group(1)).exists(), notebook
         assert link.group(1).startswith(f"notebooks/{number}_")
         for module in re.findall(r"`([^`]+)`", modules):
@@ -116,7 +121,8 @@ def test_environment_yml_equals_pyproject_dependencies() -> None:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert "-e ." in pip, "the conda environment installs the project itself (editable)"
-    assert sorted(map(_normalize, (p for p in pip if p != "-e ."))) == sorted(map(_normalize, wanted))
+    listed = sorted(map(_normalize, (p for p in pip if p != "-e .")))
+    assert listed == sorted(map(_normalize, wanted))
     python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
     assert python == [f"python{project['requires-python']}"]
 

@@ -13,7 +13,8 @@ from nbclient import NotebookClient
 def run(path: Path) -> float:
     """Execute one notebook in place from its own folder; returns the seconds it took."""
     nb = nbformat.read(path, as_version=4)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     started = time.perf_counter()
     # allow_errors: cells marked to raise keep their error output; nbval checks the rest.
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
@@ -31,7 +32,8 @@ def main(paths: list[str]) -> int:
         errors = [c for c in nb.cells if c.cell_type == "code"
                   and any(o.output_type == "error" for o in c.get("outputs", []))
                   and "NBVAL_RAISES_EXCEPTION" not in c.source]
-        print(f"{path.name}: {seconds:.1f} s{'  ERRORS in ' + str(len(errors)) + ' cell(s)' if errors else ''}")
+        problems = f"  ERRORS in {len(errors)} cell(s)" if errors else ""
+        print(f"{path.name}: {seconds:.1f} s{problems}")
         if errors:
             failed.append(path.name)
     return 1 if failed else 0

@@ -1,1 +1,1 @@
-"""The seed's snippets, kept runnable (adapted only where they could not run at all) so lessons can show their bugs."""
+"""The seed's snippets, kept runnable (adapted only where they could not run) to show their bugs."""

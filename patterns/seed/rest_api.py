@@ -13,7 +13,7 @@ from patterns.models import Market
 
 
 class MarketService:
-    """What the seed's routes assume: static methods over a global session (the seed never shows it)."""
+    """What the seed's routes assume: static methods over a global session (never shown)."""
 
     @staticmethod
     def get_all(status: str | None = None, limit: int = 20, offset: int = 0) -> list[dict]:

@@ -2,7 +2,7 @@
 
 import time
 from functools import wraps
-from typing import Callable, TypeVar
+from typing import Callable, TypeVar  # noqa: UP035 - the seed's import, as written
 
 T = TypeVar('T')
 
