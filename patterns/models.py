@@ -158,10 +158,9 @@ class MarketEmbedding(Base):
 
 
 class SearchIndexState(Base):
-    """One row that counts index writes (version) and deletions (removals); readers poll it."""
+    """One row: the index version, raised by every vector write; a reader polls it per search."""
 
     __tablename__ = "search_index_state"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
-    removals: Mapped[int] = mapped_column(BigInteger)

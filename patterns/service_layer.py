@@ -1,8 +1,8 @@
-"""The service layer: use cases over a repository it receives; one commit each; search in step."""
+"""The service layer: use cases over a repository it receives; one commit each, search included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +11,8 @@ from marshmallow import ValidationError, fields, validate, validates
 from patterns.models import Market, MarketStatus
 from patterns.repository import MarketFilters, MarketRepository
 from patterns.schemas import Strict
-from patterns.semantic_search import MarketSearch, document
+from patterns.semantic_search import EmbeddingStore, MarketSearch, document, embedding_store
 
-PAGE = 500  # how many markets the lazy index build reads per query
 MAX_QUERY_CHARS = 200
 MAX_SEARCH_LIMIT = 50
 
@@ -50,14 +49,16 @@ class MarketService:
     """Market use cases; the caller decides storage (repo), transaction end (commit) and index."""
 
     def __init__(self, repo: MarketRepository, *, commit: Callable[[], None] = _no_commit,
-                 search: MarketSearch | None = None,
+                 search: MarketSearch | None = None, embeddings: EmbeddingStore | None = None,
                  on_change: Callable[[int], None] = _no_change) -> None:
         self._repo = repo
         self._commit = commit
         # Told the id of every market an update or delete committed (the cache forgets it).
         self._on_change = on_change
-        # No index given: a private one, built from this repository on the first search.
+        # The process's cache of the index (no cache given: a private one)...
         self._search = search if search is not None else MarketSearch()
+        # ...and where its vectors persist: beside the repository's rows, in its transaction.
+        self._embeddings = embeddings if embeddings is not None else embedding_store(repo)
 
     def get_all(self, *, status: str | None = None, limit: int = 20,
                 offset: int = 0) -> list[Market]:
@@ -69,67 +70,79 @@ class MarketService:
         return self._repo.find_by_id(market_id)
 
     def create(self, data: dict[str, Any], *, creator_id: int) -> Market:
-        """Create a market owned by creator_id, commit, then index it."""
+        """Create a market owned by creator_id and store its vector: one commit for both."""
         market = self._repo.create(_normalize(data) | {"creator_id": creator_id})
+        # In the same transaction: the market and its vector commit, or roll back, together.
+        self._search.index(self._embeddings, [(market.id, document(market.name,
+                                                                   market.description))])
         self._commit()
-        # After the commit: a failed commit must not leave a phantom in the index.
-        self._search.index(market.id, document(market.name, market.description))
         return market
 
     def update(self, market_id: int, data: dict[str, Any]) -> Market | None:
-        """Update a market's writable fields, commit, re-index it; None when it does not exist."""
+        """Update a market's writable fields and its vector, commit; None when it does not exist."""
         market = self._repo.update(market_id, _normalize(data))
         if market is not None:
+            self._search.index(self._embeddings, [(market.id, document(market.name,
+                                                                       market.description))])
             self._commit()
             # After the commit, never before: a read in between would cache the old row again.
             self._on_change(market_id)
-            self._search.index(market.id, document(market.name, market.description))
         return market
 
     def delete(self, market_id: int) -> bool:
-        """Delete a market, commit, then drop it from the index; False when it does not exist."""
+        """Delete a market and its vector, commit; False when it does not exist."""
         deleted = self._repo.delete(market_id)
         if deleted:
+            self._search.remove(self._embeddings, market_id)  # SQL cascades; a fake may not
             self._commit()
             self._on_change(market_id)
-            self._search.remove(market_id)
+            self._search.forget(market_id)  # this process's cache, at once (others: on a hit)
         return deleted
 
     def search_markets(self, query: str, *, limit: int = 10) -> list[SearchResult]:
         """Semantic search: the markets most similar to query, best first, ties by id."""
         if not 1 <= limit <= MAX_SEARCH_LIMIT:
             raise ValueError(f"limit must be within 1..{MAX_SEARCH_LIMIT}, not {limit}")
-        self._search.ensure_built(self._documents)
+        self.refresh_search()
         embedding = self._search.generate_embedding(query)
-        hits = self._search.vector_search(embedding, limit=limit)
+        # A cached vector whose stored row is gone (its market deleted, or removed from search
+        # by another process) is forgotten, and the search runs again to fill its place.
+        while True:
+            hits = self._search.vector_search(embedding, limit=limit)
+            if not self._search.drop_unstored(self._embeddings, [h.id for h in hits]):
+                break
         found = {m.id: m for m in self._repo.find_by_ids([h.id for h in hits])}
-        results = []
-        for hit in hits:  # already best first, ties by id: no re-sort, no default score
-            if hit.id in found:
-                results.append(SearchResult(found[hit.id], hit.score))
-            else:  # deleted since it was indexed (another worker): drop it, and heal the index
-                self._search.remove(hit.id)
-        return results
+        # Already best first, ties by id: no re-sort, no default score.
+        return [SearchResult(found[h.id], h.score) for h in hits if h.id in found]
+
+    def refresh_search(self) -> int:
+        """Bring the process's cache up to the stored index; how many vectors it loaded."""
+        # Once per process: vectors for the markets written without the service (demo data,
+        # imports), stored in a transaction of their own: a search never commits the caller's.
+        if not self._search.loaded:
+            self._search.backfill(self._embeddings)
+        return self._search.sync(self._embeddings)
 
     def index_for_search(self, market_id: int) -> bool:
-        """Make the index agree with storage for one market (idempotent); True if indexed."""
-        self._search.ensure_built(self._documents)
+        """Make the stored index agree with storage for one market (idempotent), commit; True if
+        indexed."""
         market = self._repo.find_by_id(market_id)
         if market is None:
-            self._search.remove(market_id)
-            return False
-        return self._search.index(market.id, document(market.name, market.description))
+            self._search.remove(self._embeddings, market_id)
+            indexed = False
+        else:
+            indexed = bool(self._search.index(self._embeddings,
+                                              [(market.id, document(market.name,
+                                                                    market.description))]))
+        self._commit()
+        return indexed
 
     def remove_from_search(self, market_id: int) -> bool:
-        """Drop a market from the index (idempotent); False when it was not there."""
-        return self._search.remove(market_id)
-
-    def _documents(self) -> Iterator[tuple[int, str]]:
-        # Through the repository, page by page: the same code builds from SQL or from the fake.
-        offset = 0
-        while page := self._repo.find_all(limit=PAGE, offset=offset):
-            yield from ((m.id, document(m.name, m.description)) for m in page)
-            offset += len(page)
+        """Delete a market's stored vector (idempotent), commit; False when it had none."""
+        removed = self._search.remove(self._embeddings, market_id)
+        self._commit()
+        self._search.forget(market_id)
+        return removed
 
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:

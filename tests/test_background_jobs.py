@@ -350,3 +350,21 @@ def test_a_worker_process_shares_an_embedded_sqlite_database() -> None:
             assert run_task(app, index_market, market.id)["indexed"] is True
     finally:
         get_db(app).close()
+
+
+@pytest.mark.real
+def test_the_api_finds_what_the_worker_process_indexed(jobs_app: Flask) -> None:
+    _need_real_broker()  # then jobs_app's worker is a separate process, with its own memory
+    client = jobs_app.test_client()
+
+    def found(q: str) -> list[int]:
+        data = client.get(f"/api/markets/search?q={q}&limit=3").get_json()["data"]
+        return [hit["market"]["id"] for hit in data]
+
+    found("zeppelin")  # the API's cache is loaded before the market exists
+    market = new_market(jobs_app, "Will a zeppelin cross the Atlantic?")  # no vector yet
+    assert market.id not in found("zeppelin Atlantic")
+    response = client.post(f"/api/markets/{market.id}/index", headers=token_headers(jobs_app))
+    task = get_celery(jobs_app).AsyncResult(response.get_json()["data"]["task_id"])
+    assert task.get(timeout=30, interval=0.005)["indexed"] is True
+    assert found("zeppelin Atlantic")[0] == market.id  # stored by the worker, seen by the API

@@ -1,22 +1,28 @@
-"""Lesson 03: the service over the fake repository, semantic search, the index in step, the API."""
+"""Lesson 03: the service over the fake repository, semantic search, the stored index and each
+process's cache of it, the API."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.exc import LegacyAPIWarning
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError, LegacyAPIWarning
 
 from patterns.app import create_app
 from patterns.db import get_db
-from patterns.models import MarketStatus, User
+from patterns.models import Market, MarketEmbedding, MarketStatus, SearchIndexState, User
+from patterns.query_counter import count_queries
 from patterns.repository import InMemoryMarketRepository, SqlAlchemyMarketRepository
 from patterns.search_evaluation import (
     LABELLED_QUERIES,
@@ -25,6 +31,9 @@ from patterns.search_evaluation import (
     evaluate_search,
     facets,
     precision_at_k,
+    same_database_app,
+    stored_demo_app,
+    sync_costs,
     top10_latency_ms,
 )
 from patterns.seed.repository import MarketRepository as SeedMarketRepository
@@ -34,12 +43,15 @@ from patterns.semantic_search import (
     HashingEmbedder,
     MarketSearch,
     SentenceTransformerEmbedder,
+    SqlEmbeddingStore,
     VectorIndex,
+    embedding_store,
     market_search,
 )
 from patterns.service_layer import MarketService
 
 USERS = [User(id=1, name="Ada", email="ada@example.com"), User(id=2, name="Alan", email="a@e")]
+MODEL = HashingEmbedder().name
 
 
 class CountingCommit:
@@ -153,27 +165,64 @@ def test_a_market_deleted_behind_the_index_is_dropped_and_forgotten() -> None:
     assert gone.id not in search  # healed
 
 
-def test_index_for_search_is_idempotent_and_converges(service: MarketService) -> None:
-    search = MarketSearch()
-    svc = MarketService(service._repo, search=search)
-    assert svc.index_for_search(1) is True and svc.index_for_search(1) is True
-    assert len(search) == 3
+def test_index_for_search_is_idempotent_and_converges(service: MarketService,
+                                                     commit: CountingCommit) -> None:
+    store = embedding_store(service._repo)  # the fake's vectors, beside its rows
+    assert service.index_for_search(1) is True and service.index_for_search(1) is True
+    assert store.count(MODEL, 1) == 1 and store.count(MODEL) == 3
     service._repo.delete(1)
-    assert svc.index_for_search(1) is False and 1 not in search
-    assert svc.index_for_search(1) is False  # still idempotent
-    assert svc.remove_from_search(2) is True and svc.remove_from_search(2) is False
+    assert service.index_for_search(1) is False and store.count(MODEL, 1) == 0
+    assert service.index_for_search(1) is False  # still idempotent
+    assert service.remove_from_search(2) is True and service.remove_from_search(2) is False
+    assert store.count(MODEL) == 1 and commit.calls == 6  # each use case commits once
 
 
-def test_index_is_built_lazily_and_only_once() -> None:
+def test_two_services_over_one_repository_share_its_stored_index() -> None:
     repo = InMemoryMarketRepository(USERS)
-    search = MarketSearch()
-    svc = MarketService(repo, search=search)
+    writer, reader = MarketService(repo), MarketService(repo)  # two caches, one store
+    assert reader.search_markets("Chicago") == []
+    market = writer.create({"name": "Will Chicago see snow?"}, creator_id=1)
+    assert [r.market.id for r in reader.search_markets("Chicago")] == [market.id]
+    writer.remove_from_search(market.id)
+    assert reader.search_markets("Chicago") == []
+
+
+class SpyStore:
+    """Counts the loads of a store it passes every call to."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.loads = 0
+
+    def load(self, *args: Any, **kwargs: Any) -> Any:
+        self.loads += 1
+        return self._store.load(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_the_cache_loads_once_then_only_what_changed() -> None:
+    repo = InMemoryMarketRepository(USERS)
+    spy, search = SpyStore(embedding_store(repo)), MarketSearch()
+    svc = MarketService(repo, search=search, embeddings=spy)
     svc.create({"name": "Will Chicago see snow?"}, creator_id=1)
-    assert not search.built  # writes do not build it...
-    assert names(svc.search_markets("Chicago")) == ["Will Chicago see snow?"]  # ...a search does
-    loads = []
-    search.ensure_built(lambda: loads.append(1) or [])
-    assert search.built and loads == []
+    assert not search.loaded and spy.loads == 0  # writes store vectors; they load no cache
+    assert names(svc.search_markets("Chicago")) == ["Will Chicago see snow?"]
+    assert search.loaded and spy.loads == 1
+    svc.search_markets("Chicago")
+    assert spy.loads == 1  # nothing changed: the version alone was read
+    svc.create({"name": "Will Chicago see rain?"}, creator_id=1)
+    assert svc.refresh_search() == 1 and spy.loads == 2  # only the new vector
+
+
+def test_markets_written_without_the_service_are_stored_on_first_search() -> None:
+    repo = InMemoryMarketRepository(USERS)
+    repo.create({"name": "Will Chicago see snow?", "creator_id": 1})  # an import, say
+    commits = CountingCommit()
+    svc = MarketService(repo, commit=commits)
+    assert names(svc.search_markets("Chicago")) == ["Will Chicago see snow?"]
+    assert embedding_store(repo).count(MODEL) == 1 and commits.calls == 0
 
 
 # ---- the seed's service ----
@@ -268,6 +317,209 @@ def test_vector_index_upsert_is_idempotent_and_remove_keeps_the_rest() -> None:
     assert len(index) == 52 and index.search(np.array([1.0, 0.0]), 1)[0].id == 3
 
 
+# ---- the stored index: SQL ----
+
+@pytest.fixture
+def store(app: Flask) -> Iterator[SqlEmbeddingStore]:
+    with app.app_context(), get_db(app).new_session() as session:
+        yield SqlEmbeddingStore(session)
+
+
+def stored_rows(app: Flask, market_id: int | None = None) -> list[MarketEmbedding]:
+    with get_db(app).new_session() as session:
+        stmt = select(MarketEmbedding).order_by(MarketEmbedding.market_id)
+        if market_id is not None:
+            stmt = stmt.where(MarketEmbedding.market_id == market_id)
+        return list(session.scalars(stmt))
+
+
+def unit(dim: int = 4, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_vectors_are_stored_as_float32_little_endian_bytes(app: Flask,
+                                                           store: SqlEmbeddingStore) -> None:
+    vector = unit()
+    assert store.save("m", [3], vector[None, :]) == [3]
+    store._session.commit()
+    (row,) = stored_rows(app, 3)
+    assert (row.model, row.dim, row.vector) == ("m", 4, vector.astype("<f4").tobytes())
+    loaded = store.load("m", 4, after=0)
+    assert loaded.ids == [3] and np.array_equal(loaded.vectors[0], vector)
+
+
+def test_saving_twice_leaves_one_row_with_a_newer_version(app: Flask,
+                                                           store: SqlEmbeddingStore) -> None:
+    for seed in (1, 2):
+        store.save("m", [3], unit(seed=seed)[None, :])
+        store._session.commit()
+    (row,) = stored_rows(app, 3)
+    assert row.vector == unit(seed=2).astype("<f4").tobytes()
+    assert store.version() == row.version == 2
+    assert store.load("m", 4, after=1).ids == [3] and store.load("m", 4, after=2).ids == []
+
+
+def test_writes_join_the_callers_transaction(app: Flask, store: SqlEmbeddingStore) -> None:
+    store.save("m", [3], unit()[None, :])
+    assert store.count("m") == 0 and store.version() == 0  # readers see committed rows only
+    store._session.rollback()
+    assert stored_rows(app) == [] and store.version() == 0
+
+
+def test_a_row_stored_meanwhile_is_replaced_not_duplicated(app: Flask) -> None:
+    db = get_db(app)
+    with db.new_session() as late, db.new_session() as early:
+        assert SqlEmbeddingStore(late).count("m", 3) == 0  # "not indexed yet", it concludes
+        SqlEmbeddingStore(early).save("m", [3], unit(seed=1)[None, :])  # another process wins
+        early.commit()
+        with pytest.raises(IntegrityError), late.begin_nested():  # check-then-insert fails...
+            late.execute(insert(MarketEmbedding).values(market_id=3, model="m", dim=4,
+                                                        vector=b"", version=0))
+        SqlEmbeddingStore(late).save("m", [3], unit(seed=2)[None, :])  # ...the upsert replaces
+        late.commit()
+    (row,) = stored_rows(app, 3)
+    assert row.vector == unit(seed=2).astype("<f4").tobytes()
+
+
+def test_concurrent_writers_of_one_market_leave_one_row(app: Flask) -> None:
+    if get_db(app).engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: writers queue, they never race")
+    db, first_saved, errors = get_db(app), threading.Event(), []
+
+    def write(seed: int, hold: float) -> None:
+        try:
+            with db.new_session() as session:
+                if seed == 2:
+                    first_saved.wait(10)
+                SqlEmbeddingStore(session).save("m", [3], unit(seed=seed)[None, :])
+                first_saved.set()
+                time.sleep(hold)  # the other writer is now waiting for this transaction
+                session.commit()
+        except Exception as exc:  # reported by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(seed, hold)) for seed, hold in ((1, 0.2),
+                                                                                   (2, 0.0))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    (row,) = stored_rows(app, 3)
+    assert row.vector == unit(seed=2).astype("<f4").tobytes() and row.version == 2
+
+
+def test_only_existing_markets_are_stored_and_a_delete_takes_the_vector(
+        app: Flask, store: SqlEmbeddingStore) -> None:
+    assert store.save("m", [3, 999], np.stack([unit(), unit(seed=1)])) == [3]
+    store._session.commit()
+    with get_db(app).new_session() as session:
+        session.delete(session.get(Market, 3))
+        session.commit()
+    assert stored_rows(app) == []  # ON DELETE CASCADE
+
+
+def test_delete_removes_a_vector_and_deleting_nothing_writes_nothing(
+        app: Flask, store: SqlEmbeddingStore) -> None:
+    store.save("m", [3], unit()[None, :])
+    store._session.commit()
+    assert store.delete(3) is True
+    store._session.commit()
+    with count_queries(get_db(app).engine) as log:
+        assert store.delete(3) is False
+    assert log.of_kind("DELETE") == [] and log.selects == 1  # no write lock taken for nothing
+    assert stored_rows(app) == []
+
+
+def test_a_vector_of_another_model_counts_as_missing(app: Flask, store: SqlEmbeddingStore) -> None:
+    store.save("old-model", [3], unit()[None, :])
+    store._session.commit()
+    assert 3 in [i for i, _ in store.unindexed("new-model")]
+    assert 3 not in [i for i, _ in store.unindexed("old-model")]
+    assert store.stored("new-model", [3]) == set() and store.stored("old-model", [3]) == {3}
+
+
+def test_the_api_stores_vectors_for_the_demo_markets_on_first_search(app: Flask,
+                                                                     client: FlaskClient) -> None:
+    assert stored_rows(app) == []  # demo data is written in bulk, without the service
+    assert client.get("/api/markets/search?q=rain").status_code == 200
+    with get_db(app).new_session() as session:
+        assert session.scalar(select(func.count()).select_from(MarketEmbedding)) == 20
+        assert session.scalar(select(SearchIndexState.version)) == 1  # one batch, one version
+    assert len(market_search(app)) == 20
+
+
+# ---- one database, several processes ----
+
+@pytest.fixture
+def other(app: Flask) -> Iterator[Flask]:
+    """A second app on the same database: what another process opens."""
+    second = same_database_app(app)
+    yield second
+    get_db(second).close()
+
+
+def test_two_apps_on_one_database_search_one_index(app: Flask, other: Flask, auth) -> None:
+    a, b = app.test_client(), other.test_client()
+
+    def top(client: FlaskClient, q: str) -> int | None:
+        data = client.get(f"/api/markets/search?q={q}&limit=1").get_json()["data"]
+        return data[0]["market"]["id"] if data else None
+
+    top(a, "volcano"), top(b, "volcano")  # both caches are loaded before any write
+    created = a.post("/api/markets", json={"name": "Will the volcano erupt?"},
+                     headers=auth.headers())
+    new_id = created.get_json()["data"]["id"]
+    assert top(b, "volcano") == new_id  # b sees what a indexed
+    b.put(created.headers["Location"], json={"name": "Will the glacier melt?"},
+          headers=auth.headers())
+    assert top(a, "glacier") == new_id and top(a, "volcano") != new_id  # a sees b's rename
+    b.delete(created.headers["Location"], headers=auth.headers())
+    assert top(a, "glacier") != new_id and new_id not in market_search(app)
+
+
+def test_what_one_process_indexes_or_removes_the_other_finds(app: Flask, other: Flask) -> None:
+    def ids(which: Flask, q: str) -> list[int]:
+        with which.app_context(), get_db(which).new_session() as session:
+            service = MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
+                                    search=market_search(which))
+            return [r.market.id for r in service.search_markets(q, limit=3)]
+
+    ids(app, "zeppelin")  # loaded before the market exists
+    with get_db(other).new_session() as session:  # written without the service: no vector
+        market = Market(name="Will a zeppelin cross the Atlantic?", creator_id=1)
+        session.add(market)
+        session.commit()
+    assert market.id not in ids(app, "zeppelin Atlantic")
+    with other.app_context(), get_db(other).new_session() as session:  # the worker's job
+        service = MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
+                                search=market_search(other))
+        assert service.index_for_search(market.id) is True
+    assert ids(app, "zeppelin Atlantic")[0] == market.id
+    with other.app_context(), get_db(other).new_session() as session:
+        service = MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
+                                search=market_search(other))
+        assert service.remove_from_search(market.id) is True
+    assert market.id not in ids(app, "zeppelin Atlantic")
+    assert market.id not in market_search(app)  # the hit was checked, found gone, forgotten
+
+
+def test_a_search_fills_the_place_of_a_vanished_hit(app: Flask) -> None:
+    def ids(q: str) -> list[int]:
+        with app.app_context(), get_db(app).new_session() as session:
+            service = MarketService(SqlAlchemyMarketRepository(session),
+                                    search=market_search(app))
+            return [r.market.id for r in service.search_markets(q, limit=3)]
+
+    before = ids("Bitcoin")
+    with get_db(app).new_session() as other_worker:
+        other_worker.delete(other_worker.get(Market, before[0]))
+        other_worker.commit()
+    after = ids("Bitcoin")
+    assert len(after) == 3 and after[:2] == before[1:] and before[0] not in after
+
+
 # ---- the per-app index and the API ----
 
 def test_each_app_has_its_own_index(app: Flask) -> None:
@@ -355,3 +607,15 @@ def test_latency_is_measured_with_an_injected_clock() -> None:
     ticks = iter(range(1000))
     ms = top10_latency_ms(build_index(50), clock=lambda: next(ticks) / 1000, repeats=5)
     assert ms == 1.0
+
+
+def test_sync_costs_load_everything_once_then_one_vector_per_write() -> None:
+    app = stored_demo_app(300)
+    try:
+        ticks = iter(range(10_000))
+        costs = sync_costs(app, repeats=3, clock=lambda: next(ticks) / 1000)
+        assert costs.vectors == 300
+        timings = [costs.cold_load_ms, costs.unchanged_ms, costs.after_write_ms]
+        assert timings == pytest.approx([1.0] * 3)
+    finally:
+        get_db(app).close()

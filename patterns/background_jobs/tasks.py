@@ -22,7 +22,7 @@ from patterns.caching import get_cache, invalidate_market
 from patterns.db import get_session
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TRANSIENT, Backoff, TransientError
-from patterns.semantic_search import market_search
+from patterns.semantic_search import SqlEmbeddingStore, market_search
 
 # Worth another attempt: the database or Redis dropped a connection, a service was busy.
 # A bug (TypeError) or a missing market is not: it fails, or answers, on the first attempt.
@@ -51,9 +51,10 @@ def index_market(self: Task, market_id: int, fail_first: int = 0) -> dict[str, A
     except JOB_TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_countdown(self.request.retries)) from None
     log.info("market indexed", extra={"market_id": market_id, "indexed": indexed})
-    search = market_search()
+    # Counted in the table that every process searches, not in this worker's cache.
+    model, store = market_search().model, SqlEmbeddingStore(get_session())
     return {"market_id": market_id, "indexed": indexed, "attempts": self.request.retries + 1,
-            "entries_for_market": int(market_id in search), "index_size": len(search)}
+            "entries_for_market": store.count(model, market_id), "index_size": store.count(model)}
 
 
 def close_expired_markets(session: Session, now: datetime) -> list[int]:
