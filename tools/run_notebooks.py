@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import site
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine_prefixes() -> list[tuple[str, str]]:
+    """Paths that belong to this machine, longest first, with what a reader sees instead."""
+    pairs = [(p + "/", "site-packages/") for p in site.getsitepackages()]
+    pairs += [(str(ROOT) + "/", ""), (tempfile.gettempdir() + "/", "TMP/"),
+              (os.path.expanduser("~") + "/", "~/")]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def scrub(nb: nbformat.NotebookNode) -> None:
+    """Make tracebacks show project-relative paths: a stored notebook names no machine."""
+    prefixes = machine_prefixes()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                lines = output["traceback"]
+                for old, new in prefixes:
+                    lines = [line.replace(old, new) for line in lines]
+                output["traceback"] = lines
 
 
 def run(path: Path) -> float:
@@ -19,11 +44,18 @@ def run(path: Path) -> float:
     # allow_errors: cells marked to raise keep their error output; nbval checks the rest.
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    scrub(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - started
 
 
 def main(paths: list[str]) -> int:
+    if paths and paths[0] == "--scrub-only":  # fix stored notebooks without re-running them
+        for name in paths[1:]:
+            nb = nbformat.read(name, as_version=4)
+            scrub(nb)
+            nbformat.write(nb, name)
+        return 0
     failed = []
     for name in paths:
         path = Path(name)
