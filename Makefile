@@ -38,6 +38,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --no-browser --allow-root --ip=127.0.0.1 --notebook-dir=notebooks
 
 test: $(STAMP)
+	$(BIN)/ruff check -q patterns bench tests tools
 	$(BIN)/python -m pytest
 
 test-real: $(STAMP)
