@@ -10,7 +10,7 @@ import tempfile
 import time
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,10 @@ STALE_SCHEMA_SECONDS = 3600
 SCHEMA_PREFIX = "wb_"
 # Set by the root conftest for a whole pytest run, so its kernels' schemas can be found and dropped.
 ENV_RUN_ID = "WORKBOOK_RUN_ID"
+# Execution option read by the SQLite BEGIN hook: "IMMEDIATE" for sessions that will write.
+BEGIN_MODE = "workbook_sqlite_begin"
+# HTTP methods that only read; every other request gets a writing session.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _sqlite_hooks(engine: Engine) -> None:
@@ -42,7 +46,7 @@ def _sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(BEGIN_MODE, '')}".rstrip())
 
 
 def _sweep_stale_schemas(engine: Engine) -> None:
@@ -88,6 +92,7 @@ class Database:
     def __init__(self, app: Flask | None = None) -> None:
         self.engine: Engine | None = None
         self.sessionmaker: sessionmaker[Session] | None = None
+        self.write_sessionmaker: sessionmaker[Session] | None = None
         self.schema: str | None = None
         self._tempdir: str | None = None
         self._admin_url: str | None = None
@@ -100,6 +105,12 @@ class Database:
         isolated = bool(app.config.get("DATABASE_ISOLATED"))
         self.engine = self._make_engine(url, isolated, app.config.get("DATABASE_SCHEMA"))
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite in WAL mode: a transaction that reads, then writes after another connection
+        # committed, fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT), which no
+        # busy timeout retries. Writers take the write lock at BEGIN instead, where SQLite waits.
+        writer = (self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+                  if self.engine.dialect.name == "sqlite" else self.engine)
+        self.write_sessionmaker = sessionmaker(writer, expire_on_commit=False)
         Base.metadata.create_all(self.engine)
         app.extensions["db"] = self
         app.teardown_appcontext(_close_session)
@@ -159,10 +170,10 @@ class Database:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
 
-    def new_session(self) -> Session:
-        """A fresh session the caller owns (scripts, notebooks, background jobs)."""
+    def new_session(self, *, write: bool = False) -> Session:
+        """A fresh session the caller owns; write=True if it writes (SQLite: BEGIN IMMEDIATE)."""
         assert self.sessionmaker is not None, "Database.init_app(app) was not called"
-        return self.sessionmaker()
+        return self.write_sessionmaker() if write else self.sessionmaker()
 
 
 def get_db(app: Flask | None = None) -> Database:
@@ -173,7 +184,8 @@ def get_db(app: Flask | None = None) -> Database:
 def get_session() -> Session:
     """The session of the current request (or app context), created on first use."""
     if "db_session" not in g:
-        g.db_session = get_db().new_session()
+        write = has_request_context() and request.method not in SAFE_METHODS
+        g.db_session = get_db().new_session(write=write)
     return g.db_session
 
 
