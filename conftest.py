@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from patterns.config import ENV_DATABASE_URL
+from patterns.config import ENV_BROKER_URL, ENV_DATABASE_URL
 from patterns.db import ENV_RUN_ID, drop_run_schemas, run_id
 
 ROOT = Path(__file__).parent
@@ -33,3 +33,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             drop_run_schemas(url, run_id())
         except Exception as exc:  # cleanup must not turn a green run red; say why instead
             print(f"\nnote: could not drop this run's scratch schemas: {exc}")
+    broker = os.environ.get(ENV_BROKER_URL)
+    if broker and broker.startswith("redis"):
+        try:
+            drop_run_queues(broker, run_id())
+        except Exception as exc:
+            print(f"\nnote: could not remove this run's broker queues: {exc}")
+
+
+def drop_run_queues(url: str, run: str) -> int:
+    """Delete the private Celery queues (and kombu bindings) of this run's test apps."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [k for pattern in (f"workbook-{run}-*", f"_kombu.binding*.workbook-{run}-*")
+                for k in client.scan_iter(match=pattern, count=500)]
+        return client.delete(*keys) if keys else 0
+    finally:
+        client.close()
