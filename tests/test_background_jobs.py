@@ -176,6 +176,19 @@ def test_enqueue_after_commit_sends_once_committed(jobs_app: Flask) -> None:
     assert pending.get(timeout=30, interval=0.005)["indexed"] is True
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_enqueue_after_commit_sends_from_a_writing_request(jobs_app: Flask, method: str) -> None:
+    # Writing requests get the write session factory: its commits must send the tasks too.
+    with jobs_app.test_request_context("/api/markets", method=method):
+        session = get_session()
+        market = Market(name=f"Committed by a {method}", creator_id=1)
+        session.add(market)
+        session.flush()
+        pending = enqueue_after_commit(session, index_market, market.id)
+        session.commit()
+    assert pending.get(timeout=30, interval=0.005)["indexed"] is True
+
+
 def test_enqueue_after_commit_sends_nothing_on_rollback(jobs_app: Flask) -> None:
     with jobs_app.app_context():
         session = get_session()

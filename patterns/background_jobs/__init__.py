@@ -49,4 +49,7 @@ def init_app(app: Flask) -> None:
     app.config["JOBS_QUEUE"] = default_queue(app)
     celery_init_app(app)
     app.register_blueprint(bp)
-    listen_for_commits(get_db(app).sessionmaker)
+    db = get_db(app)
+    # Both factories: POST/PUT/DELETE requests and new_session(write=True) use the writer's.
+    for factory in (db.sessionmaker, db.write_sessionmaker):
+        listen_for_commits(factory)
