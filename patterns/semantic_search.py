@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from patterns.db import BEGIN_MODE
 from patterns.models import Market, MarketEmbedding, SearchIndexState
 
 # Words that carry no topic. A short, standard English list, fixed before any measurement.
@@ -349,6 +350,10 @@ class SqlEmbeddingStore:
         if not isinstance(bind, Engine):  # one connection only: stay in the caller's transaction
             yield self
             return
+        if bind.dialect.name == "sqlite":
+            # It reads, then writes: a deferred BEGIN fails "database is locked" at once when
+            # another connection committed in between (two first searches at the same time).
+            bind = bind.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
         with Session(bind) as session, session.begin():
             yield SqlEmbeddingStore(session)
 

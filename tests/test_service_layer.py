@@ -450,6 +450,25 @@ def test_the_api_stores_vectors_for_the_demo_markets_on_first_search(app: Flask,
     assert len(market_search(app)) == 20
 
 
+def test_concurrent_first_searches_all_answer(app: Flask) -> None:
+    # Each one stores the missing vectors (it reads, then writes): on SQLite a deferred BEGIN
+    # failed "database is locked" as soon as another had committed, a 500 for all but one.
+    start, statuses = threading.Barrier(6), []
+
+    def search() -> None:
+        client = app.test_client()
+        start.wait()
+        statuses.append(client.get("/api/markets/search?q=rain").status_code)
+
+    threads = [threading.Thread(target=search) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 6
+    assert len(stored_rows(app)) == 20  # one vector per market, however many stored them
+
+
 # ---- one database, several processes ----
 
 @pytest.fixture
