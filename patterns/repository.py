@@ -96,10 +96,18 @@ class SqlAlchemyMarketRepository:
         self._session.flush()
         return market
 
+    def _locked(self, market_id: int) -> Market | None:
+        # Read again, FOR UPDATE (SQLite: the writer's lock is already held), not from the
+        # identity map: a row another transaction deleted since this session loaded it is None
+        # here, instead of an UPDATE or DELETE matching 0 rows at flush (a 500, or a warning).
+        return self._session.get(Market, market_id, with_for_update={"of": Market},
+                                 populate_existing=True,
+                                 options=[joinedload(Market.creator)])
+
     def update(self, market_id: int, data: Mapping[str, Any]) -> Market | None:
         """Set the given fields on a market; None when it does not exist."""
         values = checked(data)
-        market = self.find_by_id(market_id)
+        market = self._locked(market_id)
         if market is None:
             return None
         for key, value in values.items():
@@ -109,7 +117,7 @@ class SqlAlchemyMarketRepository:
 
     def delete(self, market_id: int) -> bool:
         """Delete a market (and its positions); False when it does not exist."""
-        market = self._session.get(Market, market_id)
+        market = self._locked(market_id)
         if market is None:
             return False
         self._session.delete(market)

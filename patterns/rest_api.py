@@ -112,6 +112,8 @@ def update_market(market_id: int) -> tuple[Response, int]:
     _owned_market(market_id)
     data = json_body(MarketWriteSchema())
     market = market_service().update(market_id, data)
+    if market is None:  # deleted by another request since _owned_market read it
+        raise ApiError(f"market {market_id} not found", 404)
     return envelope(_market.dump(market))
 
 
@@ -120,7 +122,8 @@ def update_market(market_id: int) -> tuple[Response, int]:
 def delete_market(market_id: int) -> Response:
     """DELETE /api/markets/<id> — 204 with an empty body (a 204 cannot carry one)."""
     _owned_market(market_id)
-    market_service().delete(market_id)
+    if not market_service().delete(market_id):  # another request deleted it first
+        raise ApiError(f"market {market_id} not found", 404)
     response = Response(status=204)
     del response.headers["Content-Type"]  # no body, so no type to announce
     return response

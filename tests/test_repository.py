@@ -92,6 +92,24 @@ def test_find_by_ids_is_one_select_in_the_order_given(app: Flask) -> None:
         assert log.count == 0
 
 
+def test_update_and_delete_see_a_row_deleted_since_it_was_loaded(app: Flask) -> None:
+    # The identity map still holds a row another transaction deleted: an UPDATE of it matched
+    # 0 rows at flush (StaleDataError, a 500), a DELETE warned and reported True.
+    db = get_db(app)
+    with db.new_session(write=True) as mine, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        repo = SqlAlchemyMarketRepository(mine)
+        loaded = [repo.find_by_id(1), repo.find_by_id(2)]  # held, as a request holds them
+        assert None not in loaded
+        mine.commit()  # what a request does between its read and its write
+        with db.new_session(write=True) as other:
+            other.delete(other.get(Market, 1))
+            other.delete(other.get(Market, 2))
+            other.commit()
+        assert repo.update(1, {"name": "renamed"}) is None
+        assert repo.delete(2) is False
+
+
 def test_one_by_one_costs_a_select_per_id_and_yields_none(app: Flask) -> None:
     with get_db(app).new_session() as session, count_queries() as log:
         found = find_by_ids_one_by_one(session, [1, 2, 999_999])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -11,6 +13,7 @@ from patterns.db import get_db
 from patterns.models import Market
 from patterns.rest_api import status_code_checks
 from patterns.seed.rest_api import seed_app
+from patterns.service_layer import MarketService
 
 
 def market_rows(app: Flask) -> int:
@@ -143,3 +146,14 @@ def test_the_seeds_blueprint_shows_the_pitfalls_the_lesson_claims() -> None:
         assert client.post("/api/markets", json={"nmae": "typo"}).status_code == 500
     finally:
         get_db(seed).close()
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_a_market_deleted_by_a_concurrent_request_is_404(client: FlaskClient, auth,
+                                                         method: str) -> None:
+    # Found by the ownership check, gone by the write: the service says so, the answer is 404.
+    gone = {"put": ("update", None), "delete": ("delete", False)}[method]
+    with mock.patch.object(MarketService, gone[0], return_value=gone[1]):
+        response = getattr(client, method)("/api/markets/2", json={"name": "x"},
+                                           headers=auth.headers())
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
