@@ -193,7 +193,7 @@ class TaskSchema(Strict):
     state = fields.String(required=True, validate=validate.OneOf(
         ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"]))
     result = fields.Raw(allow_none=True)  # what the task returned, once it succeeded
-    error = fields.String()  # "Type: message" when it failed; the traceback stays in the logs
+    error = fields.String()  # the exception's type when it failed; its message stays in the logs
 
 
 class TaskEnvelopeSchema(Strict):

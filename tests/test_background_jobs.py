@@ -32,6 +32,7 @@ from patterns.background_jobs import (
     run_task,
     start_worker,
 )
+from patterns.background_jobs import api as jobs_api
 from patterns.db import get_db, get_session
 from patterns.lab import token_headers
 from patterns.models import Market, MarketStatus
@@ -223,6 +224,20 @@ def test_index_route_needs_auth_and_an_existing_market(jobs_app: Flask) -> None:
     assert client.post("/api/markets/2/index").status_code == 401
     missing = client.post("/api/markets/9999/index", headers=token_headers(jobs_app))
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+
+
+def test_a_failed_task_reports_its_error_type_but_not_its_message(jobs_app: Flask) -> None:
+    # Anyone may poll a task: a driver's message (host, user, SQL) must not reach them.
+    result = get_celery(jobs_app).tasks[index_market.name].delay(5, fail_first=99)
+    with jobs_app.app_context():
+        jobs_api._remember(result.id, index_market.name)
+    with pytest.raises(TransientError):
+        result.get(timeout=30, interval=0.005)
+    data = jobs_app.test_client().get(f"/api/tasks/{result.id}").get_json()["data"]
+    assert data["state"] == "FAILURE" and data["error"] == "TransientError"
+    # A type Celery cannot rebuild from its arguments comes back wrapped: unwrap its name.
+    secret = Exception("<class 'sqlalchemy.exc.OperationalError'>(['host 10.0.0.5, user app'])")
+    assert jobs_api._error_type(secret) == "OperationalError"
 
 
 @pytest.mark.parametrize("task_id", ["00000000-0000-0000-0000-000000000000", "not-a-task"])

@@ -16,6 +16,7 @@ from patterns.error_handling import ApiError
 bp = Blueprint("jobs", __name__)
 
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UNREBUILT = re.compile(r"<class '(?:\w+\.)*(\w+)'>\(")
 TASK_TTL = 3600  # as long as Celery keeps the result
 
 
@@ -29,6 +30,13 @@ def _known(task_id: str) -> bool:
     cache = get_cache()
     key = cache.full_key(f"jobs:task:{task_id}")
     return bool(_TASK_ID.match(task_id)) and bool(cache.client.exists(key))
+
+
+def _error_type(exc: object) -> str:
+    # Celery rebuilds a stored exception from its type and arguments; one it cannot rebuild
+    # (OperationalError takes three) comes back as Exception("<class 'module.Type'>(...)").
+    rebuilt = _UNREBUILT.match(str(exc)) if type(exc) is Exception else None
+    return rebuilt.group(1) if rebuilt else type(exc).__name__
 
 
 @bp.post("/api/markets/<int:market_id>/index")
@@ -55,8 +63,9 @@ def task_status(task_id: str) -> tuple[Response, int, dict[str, str]]:
     if result.state == "SUCCESS":
         data["result"] = result.result
     elif result.state in ("FAILURE", "RETRY"):
-        # The exception's type and message only: a traceback is for the logs, not the client.
-        data["error"] = f"{type(result.result).__name__}: {result.result}"
+        # The exception's type only, as a 500 says nothing: a driver's message names hosts,
+        # users and SQL. The message and the traceback are in the worker's log.
+        data["error"] = _error_type(result.result)
     if not result.ready():
         headers["Retry-After"] = "1"  # when a polling client should ask again
     return jsonify({"success": True, "data": data}), 200, headers
