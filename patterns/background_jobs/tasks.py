@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patterns.background_jobs.celery_app import get_celery
 from patterns.caching import get_cache, invalidate_market
-from patterns.db import get_session
+from patterns.db import get_db, get_session
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TRANSIENT, Backoff, TransientError
 from patterns.semantic_search import SqlEmbeddingStore, market_search
@@ -71,9 +71,11 @@ def close_expired_markets(session: Session, now: datetime) -> list[int]:
 def cleanup_expired_markets(now: str | None = None) -> dict[str, Any]:
     """Periodic (beat): close expired markets; `now` (ISO 8601) pins the clock for lessons."""
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
-    session = get_session()
-    ids = close_expired_markets(session, moment)
-    session.commit()
+    # It reads, then writes: a writing session (SQLite: BEGIN IMMEDIATE) so that a commit by
+    # another connection in between makes it wait, not fail with "database is locked".
+    with get_db().new_session(write=True) as session:
+        ids = close_expired_markets(session, moment)
+        session.commit()
     for market_id in ids:  # after the commit: readers must not cache the old status again
         invalidate_market(market_id)
     return {"closed": len(ids), "as_of": moment.isoformat()}
