@@ -120,19 +120,22 @@ class PageMetaSchema(Strict):
     count = fields.Integer(required=True)
 
 
-class MarketEnvelopeSchema(Strict):
+class SuccessEnvelope(Strict):
+    """The seed's success envelope, {"success": true, ...}: every 2xx answer with a body."""
+
     success = fields.Boolean(required=True, validate=validate.Equal(True))
+
+
+class MarketEnvelopeSchema(SuccessEnvelope):
     data = fields.Nested(MarketSchema, required=True)
 
 
-class MarketListEnvelopeSchema(Strict):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
+class MarketListEnvelopeSchema(SuccessEnvelope):
     data = fields.List(fields.Nested(MarketSchema), required=True)
     meta = fields.Nested(PageMetaSchema, required=True)
 
 
-class UserListEnvelopeSchema(Strict):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
+class UserListEnvelopeSchema(SuccessEnvelope):
     data = fields.List(fields.Nested(AdminUserSchema), required=True)
     meta = fields.Nested(PageMetaSchema, required=True)
 
@@ -141,8 +144,7 @@ class HealthSchema(Strict):
     status = fields.String(required=True)
 
 
-class HealthEnvelopeSchema(Strict):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
+class HealthEnvelopeSchema(SuccessEnvelope):
     data = fields.Nested(HealthSchema, required=True)
 
 
@@ -170,8 +172,7 @@ class SearchHitSchema(Strict):
     market = fields.Nested(MarketSchema, required=True)
 
 
-class SearchEnvelopeSchema(Strict):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
+class SearchEnvelopeSchema(SuccessEnvelope):
     data = fields.List(fields.Nested(SearchHitSchema), required=True)
     meta = fields.Nested(SearchMetaSchema, required=True)
 
@@ -183,8 +184,7 @@ class CacheStatsSchema(Strict):
     hit_ratio = fields.Float(required=True, validate=validate.Range(min=0, max=1))
 
 
-class CacheStatsEnvelopeSchema(Strict):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
+class CacheStatsEnvelopeSchema(SuccessEnvelope):
     data = fields.Nested(CacheStatsSchema, required=True)
 
 
@@ -196,6 +196,5 @@ class TaskSchema(Strict):
     error = fields.String()  # the exception's type when it failed; its message stays in the logs
 
 
-class TaskEnvelopeSchema(Strict):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
+class TaskEnvelopeSchema(SuccessEnvelope):
     data = fields.Nested(TaskSchema, required=True)
