@@ -38,7 +38,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --no-browser --allow-root --ip=127.0.0.1 --notebook-dir=notebooks
 
 test: $(STAMP)
-	$(BIN)/ruff check -q patterns bench tests tools
+	$(BIN)/ruff check -q patterns evidence bench tests tools
 	$(BIN)/python -m pytest
 
 test-real: $(STAMP)
@@ -58,7 +58,7 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev -q pyproject.toml -o constraints.txt
 
 lint: $(STAMP)
-	$(BIN)/ruff check patterns bench tests tools
+	$(BIN)/ruff check patterns evidence bench tests tools
 
 reset:
 	git checkout -- notebooks/

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from evidence.lab import lesson_app
 from patterns.auth_middleware import attack_matrix, matrix_figures
 from patterns.db import get_db
-from patterns.lab import lesson_app
 
 
 def figures(quick: bool = False) -> dict[str, int]:

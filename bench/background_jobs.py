@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evidence.lab import lesson_app
 from patterns.background_jobs import (
     lost_on_worker_kill,
     retried_attempts,
@@ -11,7 +12,6 @@ from patterns.background_jobs import (
     start_worker,
 )
 from patterns.db import get_db
-from patterns.lab import lesson_app
 
 
 def figures(quick: bool = False) -> dict[str, Any]:

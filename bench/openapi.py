@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from evidence.lab import lesson_app
 from patterns.db import get_db
-from patterns.lab import lesson_app
 from patterns.openapi import fuzz
 
 

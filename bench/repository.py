@@ -7,8 +7,8 @@ import warnings
 from sqlalchemy import select
 from sqlalchemy.exc import LegacyAPIWarning
 
+from evidence.lab import lesson_app
 from patterns.db import get_db
-from patterns.lab import lesson_app
 from patterns.models import Market, MarketStatus
 from patterns.query_counter import count_queries
 from patterns.repository import (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from evidence.lab import lesson_app, token_headers
 from patterns.db import get_db
-from patterns.lab import lesson_app, token_headers
 from patterns.rest_api import status_code_checks
 
 

@@ -3,8 +3,8 @@ cost of keeping a process's cache in step with the stored index."""
 
 from __future__ import annotations
 
+from evidence.lab import lesson_app
 from patterns.db import get_db
-from patterns.lab import lesson_app
 from patterns.search_evaluation import (
     LABELLED_QUERIES,
     SEARCH_DEMO_ROWS,

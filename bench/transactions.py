@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from evidence.lab import lesson_app
 from patterns import transactions as tx
 from patterns.db import get_db
-from patterns.lab import lesson_app
 from patterns.models import User
 from patterns.seed import transactions as seed
 

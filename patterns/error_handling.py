@@ -129,7 +129,7 @@ def error_paths(app: Flask) -> list[tuple[str, int, Any]]:
 
     from sqlalchemy.exc import OperationalError
 
-    from patterns.lab import token_headers
+    from evidence.lab import token_headers
     from patterns.repository import SqlAlchemyMarketRepository
 
     client = app.test_client()

@@ -231,7 +231,7 @@ def fuzz(app: Flask, requests: int = 1000) -> FuzzReport:
     """Send `requests` generated requests (Hypothesis, deterministic) and check every answer."""
     from hypothesis import HealthCheck, Phase, given, settings
 
-    from patterns.lab import token_headers
+    from evidence.lab import token_headers
 
     client = app.test_client()
     doc = client.get(OPENAPI_PATH).get_json()  # the served document, exactly what clients see

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from evidence.lab import token_headers
 from patterns.app import create_app
 from patterns.config import ConfigurationError
 from patterns.db import get_db
-from patterns.lab import token_headers
 
 
 def service_answers(host: str, port: int) -> bool:

@@ -15,6 +15,7 @@ from flask import Flask
 from kombu.exceptions import EncodeError
 from sqlalchemy import func, select
 
+from evidence.lab import token_headers
 from patterns import structured_logging as sl
 from patterns.app import create_app
 from patterns.background_jobs import (
@@ -34,7 +35,6 @@ from patterns.background_jobs import (
 )
 from patterns.background_jobs import api as jobs_api
 from patterns.db import get_db, get_session
-from patterns.lab import token_headers
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TransientError
 from tests.conftest import real_services, service_answers

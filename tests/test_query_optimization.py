@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from evidence.lab import lesson_app
 from patterns import query_optimization as qo
 from patterns.db import get_db
-from patterns.lab import lesson_app
 from patterns.models import Market, MarketStatus
 
 ROWS = 1_500

@@ -1,0 +1,1 @@
+"""Evidence for the lessons: trials, simulations, timings, notebook helpers; measures patterns."""

@@ -1,0 +1,49 @@
+"""One way to time things: the median of repeated runs, with the clock injected."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Clock = Callable[[], float]
+
+
+def median_seconds(fn: Callable[[], Any], repeat: int = 5, *,
+                   clock: Clock = time.perf_counter) -> float:
+    """The median wall time of fn over repeat runs (the median shrugs off a noisy neighbour)."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    samples = []
+    for _ in range(repeat):
+        started = clock()
+        fn()
+        samples.append(clock() - started)
+    return statistics.median(samples)
+
+
+def median_ms(fn: Callable[[], Any], repeat: int = 5, *, clock: Clock = time.perf_counter) -> float:
+    """median_seconds in milliseconds."""
+    return median_seconds(fn, repeat, clock=clock) * 1000
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Two timings of the same result, the slow way and the fast way."""
+
+    slow: float
+    fast: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the fast way is."""
+        return self.slow / self.fast
+
+
+def compare(slow: Callable[[], Any], fast: Callable[[], Any], repeat: int = 5, *,
+            clock: Clock = time.perf_counter) -> Ratio:
+    """Time two ways of getting one result in the same run, as a Ratio of their medians."""
+    return Ratio(median_seconds(slow, repeat, clock=clock),
+                 median_seconds(fast, repeat, clock=clock))
