@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from evidence.caching import STRATEGIES, hit_speedup, stale_read_trial, stampede_trial
 from evidence.lab import lesson_app
-from patterns.caching import STRATEGIES, hit_speedup, stale_read_trial, stampede_trial
 from patterns.db import get_db
 
 

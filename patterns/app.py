@@ -8,8 +8,17 @@ from typing import Any
 import click
 from flask import Flask, jsonify
 
+from patterns import (
+    auth_middleware,
+    background_jobs,
+    caching,
+    error_handling,
+    openapi,
+    rest_api,
+    structured_logging,
+)
 from patterns import config as settings
-from patterns import error_handling, structured_logging
+from patterns.background_jobs import api as jobs_api
 from patterns.db import Database, get_db
 from patterns.demo_data import seed_demo_data
 from patterns.schemas import IdConverter
@@ -32,18 +41,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Database(app)
     structured_logging.init_app(app)
     error_handling.init_app(app)
-
-    from patterns import background_jobs, caching
-
+    auth_middleware.init_app(app)  # refuses a short signing key before anything is served
     caching.init_app(app)  # the Redis client: built here, per app, never at import time
     background_jobs.init_app(app)  # Celery bound to this app; the worker is started separately
 
-    from patterns import auth_middleware, openapi
-    from patterns.rest_api import bp as markets_bp
-
-    app.register_blueprint(markets_bp)
-    auth_middleware.init_app(app)
-    openapi.init_app(app)
+    # The whole URL map, read off one place.
+    app.register_blueprint(rest_api.bp)  # /api/markets
+    app.register_blueprint(jobs_api.bp)  # /api/markets/<id>/index, /api/tasks/<id>
+    app.register_blueprint(auth_middleware.admin_bp)  # /api/admin
+    app.register_blueprint(caching.bp)  # /api/cache
+    app.register_blueprint(openapi.bp)  # /api/openapi.json
 
     @app.get("/api/health")
     def health() -> Any:

@@ -23,10 +23,6 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from patterns.auth_middleware import require_role
 from patterns.config import ENV_REDIS_URL, ConfigurationError, mask_url
-from patterns.db import get_session
-from patterns.repository import SqlAlchemyMarketRepository
-from patterns.schemas import MarketSchema
-from patterns.service_layer import MarketService
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -173,7 +169,6 @@ class RedisCache:
         self._store = self.client.register_script(_STORE_IF_CURRENT)
         self._release = self.client.register_script(_RELEASE)
         app.extensions[EXTENSION] = self
-        app.register_blueprint(bp)
         if app.testing and url is not None:
             atexit.register(self.clear)
 
@@ -270,7 +265,7 @@ def get_cache(app: Flask | None = None) -> RedisCache:
 
 
 def init_app(app: Flask) -> RedisCache:
-    """Bind a RedisCache to the app (create_app calls this)."""
+    """Bind a RedisCache to the app (create_app calls this, and mounts `bp` itself)."""
     return RedisCache(app)
 
 
@@ -296,166 +291,3 @@ def cached(ttl: int | None = None, *, version: int = KEY_VERSION
         return wrapper
 
     return decorator
-
-
-# --- The API's market read ---
-
-@cached(ttl=DEFAULT_TTL)
-def market_payload(market_id: int) -> dict[str, Any] | None:
-    """GET /api/markets/<id>'s data: the market as the API shows it, or None (never cached)."""
-    market = MarketService(SqlAlchemyMarketRepository(get_session())).get_by_id(market_id)
-    return None if market is None else MarketSchema().dump(market)
-
-
-def invalidate_market(market_id: int) -> None:
-    """Forget one market's cached payload; the service calls this after each committed write."""
-    market_payload.invalidate(market_id)  # type: ignore[attr-defined]
-
-
-# --- Evidence ---
-
-def stampede_trial(app: Flask, clients: int = 50, *, protect: bool = True) -> int:
-    """How many times `clients` concurrent misses on one cold key recompute it."""
-    cache = get_cache(app)
-    key = f"stampede:{secrets.token_hex(4)}"
-    misses_before = cache.stats.misses
-    recomputes, lock = [0], threading.Lock()
-    start = threading.Barrier(clients)
-
-    def expensive() -> dict[str, int]:
-        with lock:
-            recomputes[0] += 1
-        # Hold the computation until every client has missed: all misses are truly concurrent.
-        deadline = time.monotonic() + 5
-        while cache.stats.misses - misses_before < clients and time.monotonic() < deadline:
-            time.sleep(0.001)
-        return {"answer": 42}
-
-    def client() -> None:
-        start.wait()
-        with app.app_context():
-            cache.get_or_compute(key, expensive, ttl=60, protect=protect)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    cache.invalidate(key)
-    return recomputes[0]
-
-
-@dataclass(frozen=True)
-class StaleReadTrial:
-    """What a randomized run of reads and writes saw."""
-
-    strategy: str
-    reads: int  # reads checked against the database
-    stale: int  # of those, answers that differed from the committed row
-    racing_reads: int  # reads whose load straddled a write (not checked: either answer is fair)
-    writes: int
-
-
-STRATEGIES = ("no invalidation", "delete after commit", "delete + generation guard")
-
-
-def _fresh_payload(app: Flask, market_id: int) -> dict[str, Any] | None:
-    with app.app_context():  # a new context: a new session, nothing remembered
-        return market_payload.uncached(market_id)  # type: ignore[attr-defined]
-
-
-def stale_read_trial(app: Flask, *, ops: int = 300, seed: int = 0, markets: int = 5,
-                     strategy: str = STRATEGIES[2]) -> StaleReadTrial:
-    """Random reads, updates, deletes and restores of a few markets; every read checked."""
-    import random
-
-    from patterns.models import Market
-
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}")
-    rng = random.Random(seed)
-    cache = get_cache(app)
-    invalidating = strategy != STRATEGIES[0]
-    guard = strategy == STRATEGIES[2]
-    ids = list(range(1, markets + 1))
-    with app.app_context():  # start from a clean slate, whatever an earlier run left cached
-        for i in ids:
-            invalidate_market(i)
-    originals = {i: _fresh_payload(app, i) for i in ids}
-    deleted: dict[int, dict[str, Any]] = {}
-    reads = stale = racing = writes = 0
-
-    def service() -> MarketService:
-        session = get_session()
-        listener = invalidate_market if invalidating else (lambda _id: None)
-        return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                             on_change=listener)
-
-    def update(market_id: int) -> None:
-        with app.app_context():
-            service().update(market_id, {"name": f"renamed {rng.randrange(10**6)}"})
-
-    def read(market_id: int, load: Callable[[], Any]) -> Any:
-        with app.app_context():
-            return cache.get_or_compute(market_payload.key(market_id), load,  # type: ignore[attr-defined]
-                                        guard=guard)
-
-    for _ in range(ops):
-        market_id, roll = rng.choice(ids), rng.random()
-        if roll < 0.5:  # a read, checked against what the database holds right after it
-            answer = read(market_id, lambda m=market_id: market_payload.uncached(m))  # type: ignore[attr-defined]
-            reads += 1
-            stale += answer != _fresh_payload(app, market_id)
-        elif roll < 0.6 and market_id not in deleted:  # a read that loads, then a write lands
-            def load_then_write(m: int = market_id) -> Any:
-                loaded = market_payload.uncached(m)  # type: ignore[attr-defined]
-                update(m)  # another request commits while this one is between load and store
-                return loaded
-            read(market_id, load_then_write)
-            racing += 1
-            writes += 1
-        elif roll < 0.85 and market_id not in deleted:
-            update(market_id)
-            writes += 1
-        elif roll < 0.95 and market_id not in deleted:
-            with app.app_context():
-                deleted[market_id] = _fresh_payload(app, market_id) or {}
-                service().delete(market_id)
-            writes += 1
-        elif market_id in deleted:  # restore it under the same id: the row comes back
-            payload = deleted.pop(market_id)
-            with app.app_context():
-                session = get_session()
-                original = originals[market_id] or {}
-                session.add(Market(id=market_id, name=payload.get("name", "restored"),
-                                   creator_id=original.get("creator", {}).get("id", 1)))
-                session.commit()
-            writes += 1
-    return StaleReadTrial(strategy, reads, stale, racing, writes)
-
-
-def hit_speedup(app: Flask, *, market_id: int = 1, requests: int = 200) -> tuple[float, float]:
-    """Median latency (ms) of GET /api/markets/<id> on a cache miss and on a hit."""
-    from statistics import median
-
-    client = app.test_client()
-    url = f"/api/markets/{market_id}"
-
-    def timed(before: Callable[[], None]) -> float:
-        samples = []
-        for _ in range(requests):
-            before()
-            started = time.perf_counter()
-            response = client.get(url)
-            samples.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.status_code
-        return median(samples) * 1000
-
-    def forget() -> None:
-        with app.app_context():
-            invalidate_market(market_id)
-
-    client.get(url)  # warm up the code paths (imports, first connections) before measuring
-    miss = timed(forget)
-    hit = timed(lambda: None)
-    return miss, hit

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from patterns import schemas as s
 from patterns.error_handling import PROBLEM_JSON
@@ -130,17 +130,16 @@ def build_spec() -> dict[str, Any]:
     return spec.to_dict()
 
 
+bp = Blueprint("openapi", __name__)
+
+
+@bp.get(OPENAPI_PATH)
 def openapi_json() -> Response:
     """GET /api/openapi.json — built once per app, then served from memory."""
     state = current_app.extensions.setdefault("openapi", {})
     if "document" not in state:
         state["document"] = build_spec()
     return jsonify(state["document"])
-
-
-def init_app(app: Flask) -> None:
-    """Serve the document at /api/openapi.json."""
-    app.add_url_rule(OPENAPI_PATH, "openapi", openapi_json, methods=["GET"])
 
 
 # ---- Evidence: the whole API fuzzed against this document (tests, lesson 09, bench) ----

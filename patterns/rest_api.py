@@ -4,57 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
-from marshmallow import Schema, ValidationError
+from flask import Blueprint, Response, g, url_for
 
 from patterns.auth_middleware import can_modify, require_auth
-from patterns.caching import invalidate_market, market_payload
-from patterns.db import get_session
 from patterns.error_handling import ApiError
+from patterns.markets import market_payload, market_service
 from patterns.models import Market
-from patterns.repository import SqlAlchemyMarketRepository
 from patterns.schemas import ListQuerySchema, MarketSchema, MarketWriteSchema
-from patterns.semantic_search import market_search
-from patterns.service_layer import MarketService, SearchQuerySchema
+from patterns.service_layer import SearchQuerySchema
+from patterns.web import envelope, json_body, query_args
 
 bp = Blueprint("markets", __name__, url_prefix="/api/markets")
 
 _market = MarketSchema()
 _markets = MarketSchema(many=True)
-
-
-def market_service() -> MarketService:
-    """The service for this request: the request's session is its repository and unit of work."""
-    session = get_session()
-    return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                         search=market_search(), on_change=invalidate_market)
-
-
-def envelope(data: Any, status: int = 200, **extra: Any) -> tuple[Response, int]:
-    """The seed's success envelope: {"success": true, "data": ...}."""
-    return jsonify({"success": True, "data": data, **extra}), status
-
-
-def query_args(schema: Schema) -> dict[str, Any]:
-    """The validated query string, or a 400 naming each bad parameter."""
-    try:
-        return schema.load(request.args.to_dict())
-    except ValidationError as err:
-        names = ", ".join(sorted(err.normalized_messages()))
-        raise ApiError(f"invalid query parameters: {names}", 400,
-                       errors=err.normalized_messages()) from None
-
-
-def json_body(schema: Schema) -> dict[str, Any]:
-    """The validated JSON body: 415 if it is not JSON, 400 if malformed, 422 if invalid."""
-    if not request.is_json:
-        raise ApiError("send the body as application/json", 415)
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError("the body is not valid JSON", 400)
-    if not isinstance(data, dict):
-        raise ApiError("the body must be a JSON object", 422)
-    return schema.load(data)
 
 
 def _owned_market(market_id: int) -> Market:

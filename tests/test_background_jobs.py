@@ -129,7 +129,8 @@ def test_retries_stop_at_the_limit(jobs_app: Flask) -> None:
 def test_a_bug_is_not_retried(jobs_app: Flask) -> None:
     service = mock.Mock()
     service.return_value.index_for_search.side_effect = TypeError("a bug")
-    with jobs_app.app_context(), mock.patch("patterns.rest_api.market_service", service):
+    target = "patterns.background_jobs.tasks.market_service"
+    with jobs_app.app_context(), mock.patch(target, service):
         result = get_celery(jobs_app).tasks[index_market.name].apply(args=(5,))
     assert result.state == "FAILURE" and isinstance(result.result, TypeError)
     assert service.return_value.index_for_search.call_count == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from patterns.background_jobs.api import bp
 from patterns.background_jobs.celery_app import (
     BEAT_SCHEDULE,
     celery_init_app,
@@ -45,10 +44,9 @@ __all__ = [
 
 
 def init_app(app: Flask) -> None:
-    """Bind Celery to the app, register the jobs routes, send queued tasks after commits."""
+    """Bind Celery to the app and send queued tasks after commits (create_app mounts the routes)."""
     app.config["JOBS_QUEUE"] = default_queue(app)
     celery_init_app(app)
-    app.register_blueprint(bp)
     db = get_db(app)
     # Both factories: POST/PUT/DELETE requests and new_session(write=True) use the writer's.
     for factory in (db.sessionmaker, db.write_sessionmaker):

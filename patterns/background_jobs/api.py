@@ -10,8 +10,9 @@ from flask import Blueprint, Response, jsonify, url_for
 from patterns.auth_middleware import require_auth
 from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.tasks import index_market
-from patterns.caching import get_cache, market_payload
+from patterns.caching import get_cache
 from patterns.error_handling import ApiError
+from patterns.markets import market_payload
 
 bp = Blueprint("jobs", __name__)
 

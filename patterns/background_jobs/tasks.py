@@ -18,8 +18,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from patterns.background_jobs.celery_app import get_celery
-from patterns.caching import get_cache, invalidate_market
+from patterns.caching import get_cache
 from patterns.db import get_db, get_session
+from patterns.markets import invalidate_market, market_service
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TRANSIENT, Backoff, TransientError
 from patterns.semantic_search import SqlEmbeddingStore, market_search
@@ -42,8 +43,6 @@ def _countdown(retries: int) -> float:
 @shared_task(bind=True, name="patterns.index_market", max_retries=MAX_RETRIES)
 def index_market(self: Task, market_id: int, fail_first: int = 0) -> dict[str, Any]:
     """Make the search index agree with the database for one market (idempotent)."""
-    from patterns.rest_api import market_service  # the same service the API builds
-
     try:
         if self.request.retries < fail_first:  # lessons and tests inject transient failures
             raise TransientError(f"injected failure {self.request.retries + 1} of {fail_first}")
