@@ -9,6 +9,7 @@ import click
 from flask import Flask, jsonify
 
 from patterns import (
+    admin,
     auth_middleware,
     background_jobs,
     caching,
@@ -48,8 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The whole URL map, read off one place.
     app.register_blueprint(rest_api.bp)  # /api/markets
     app.register_blueprint(jobs_api.bp)  # /api/markets/<id>/index, /api/tasks/<id>
-    app.register_blueprint(auth_middleware.admin_bp)  # /api/admin
-    app.register_blueprint(caching.bp)  # /api/cache
+    app.register_blueprint(admin.bp)  # /api/admin
+    app.register_blueprint(admin.cache_bp)  # /api/cache
     app.register_blueprint(openapi.bp)  # /api/openapi.json
 
     @app.get("/api/health")

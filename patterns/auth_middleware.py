@@ -13,14 +13,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import jwt
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Flask, current_app, g, request
 from sqlalchemy import select
 
 from patterns.db import get_db, get_session
 from patterns.error_handling import ApiError
 from patterns.models import Market, Role, User
-from patterns.schemas import AdminUserSchema, PageQuerySchema
-from patterns.web import query_args
 
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
@@ -130,25 +128,8 @@ def can_modify(user: User, creator_id: int) -> bool:
     return user.role == Role.ADMIN or user.id == creator_id
 
 
-# ---- The seed's admin endpoint, for real: GET /api/admin/users ----
-
-admin_bp = Blueprint("admin", __name__, url_prefix="/api/admin")
-
-
-@admin_bp.get("/users")
-@require_role(Role.ADMIN)
-def list_users() -> tuple[Response, int]:
-    """GET /api/admin/users?limit=&offset= — admins only; users through a schema, not as rows."""
-    q = query_args(PageQuerySchema())
-    users = get_session().scalars(select(User).order_by(User.id).limit(q["limit"])
-                                  .offset(q["offset"])).all()
-    meta = {"limit": q["limit"], "offset": q["offset"], "count": len(users)}
-    return jsonify({"success": True, "data": AdminUserSchema(many=True).dump(users),
-                    "meta": meta}), 200
-
-
 def init_app(app: Flask) -> None:
-    """Refuse to start with a short signing key (create_app mounts `admin_bp`)."""
+    """Refuse to start with a short signing key."""
     _key(app.config["SECRET_KEY"])
 
 

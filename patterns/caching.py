@@ -19,9 +19,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import fakeredis
 import redis
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Flask, current_app
 
-from patterns.auth_middleware import require_role
 from patterns.config import ENV_REDIS_URL, ConfigurationError, mask_url
 
 P = ParamSpec("P")
@@ -247,16 +246,6 @@ class RedisCache:
         if keys:
             self.client.delete(*keys)
         return len(keys)
-
-
-bp = Blueprint("cache", __name__, url_prefix="/api/cache")
-
-
-@bp.get("/stats")
-@require_role("admin")
-def cache_stats() -> Response:
-    """GET /api/cache/stats — this process's hits, misses, recomputes and hit ratio (admins)."""
-    return jsonify({"success": True, "data": get_cache().stats.as_dict()})
 
 
 def get_cache(app: Flask | None = None) -> RedisCache:
