@@ -63,3 +63,16 @@ def show(response: TestResponse, headers: Iterable[str] = SHOWN_HEADERS, body: b
 def client(app: Flask) -> FlaskClient:
     """A test client: HTTP requests without a server."""
     return app.test_client()
+
+
+class AuthActions:
+    """Bearer headers for the demo users: user1 is the admin, user2.. are plain users."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def headers(self, email: str = "user2@example.com") -> dict[str, str]:
+        return token_headers(self._app, email)
+
+    def admin(self) -> dict[str, str]:
+        return token_headers(self._app, "user1@example.com")

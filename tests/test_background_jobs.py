@@ -16,6 +16,7 @@ from kombu.exceptions import EncodeError
 from sqlalchemy import func, select
 
 from evidence.lab import token_headers
+from evidence.services import real_services, service_answers
 from patterns import structured_logging as sl
 from patterns.app import create_app
 from patterns.background_jobs import (
@@ -37,7 +38,6 @@ from patterns.background_jobs import api as jobs_api
 from patterns.db import get_db, get_session
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TransientError
-from tests.conftest import real_services, service_answers
 
 UUID = re.compile(r"^[0-9a-f-]{36}$")
 Worker = EmbeddedWorker | WorkerProcess

@@ -16,13 +16,14 @@ from flask.testing import FlaskClient
 from flask_caching import Cache
 
 from evidence.caching import STRATEGIES, hit_speedup, stale_read_trial, stampede_trial
+from evidence.lab import AuthActions
+from evidence.services import real_services, service_answers
 from patterns import caching
 from patterns.app import create_app
 from patterns.caching import RedisCache, cached, dumps, get_cache, loads, make_key
 from patterns.config import ConfigurationError
 from patterns.db import get_db
 from patterns.markets import market_payload
-from tests.conftest import AuthActions, real_services, service_answers
 
 # --- the seed ---
 
