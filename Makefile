@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help setup lab test test-real serve bench notebooks lock lint reset clean
+.PHONY: help setup lab test test-real serve bench notebooks check-runtime lock lint reset clean
 
 help:
 	@echo "make lab        set up, then open the workbook in JupyterLab"
@@ -37,8 +37,11 @@ setup: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --no-browser --allow-root --ip=127.0.0.1 --notebook-dir=notebooks
 
+# Lint, the layer contract and the types first: each takes about a second once its cache is warm.
 test: $(STAMP)
 	$(BIN)/ruff check -q patterns evidence bench tests tools
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-real: $(STAMP)
@@ -51,8 +54,13 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench --json
 
+# LESSON=08 re-executes one lesson only.
 notebooks: $(STAMP)
-	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb
+	$(BIN)/python tools/run_notebooks.py $(if $(LESSON),notebooks/$(LESSON)_*.ipynb,notebooks/*.ipynb)
+
+# pip install . without extras in a fresh venv, then import every module of patterns (.ci/run).
+check-runtime: $(STAMP)
+	$(BIN)/python tools/check_runtime_install.py
 
 lock: $(STAMP)
 	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev -q pyproject.toml -o constraints.txt
