@@ -43,7 +43,6 @@ class FuzzReport:
                 "api.fuzz_schema_mismatches": self.mismatches}
 
 
-
 # (id of the document, schema) -> (the document, its validator): the document is kept alive, so
 # its id cannot be reused by another document while the entry exists.
 _validators: dict[tuple[int, str], tuple[dict[str, Any], Draft202012Validator]] = {}
