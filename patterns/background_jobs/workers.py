@@ -65,8 +65,8 @@ class EmbeddedWorker:
         self._thread = threading.Thread(target=self._run, daemon=True, name="celery-worker")
         self._thread.start()
         self._controller.ensure_started()
-        # A worker marks its process as one where result.get() would block a task; this
-        # thread is not a task (celery.contrib.testing.worker undoes the mark too).
+        # Its pool makes result.get() raise in the whole process (a task must never wait for
+        # another); the caller's threads are no tasks: undo it, as celery.contrib.testing does.
         # cast: celery-types does not declare this private helper.
         cast(Any, celery_result)._set_task_join_will_block(False)
         return self
@@ -228,4 +228,3 @@ def start_worker(app: Flask) -> EmbeddedWorker | WorkerProcess:
     if app.config.get("BROKER_URL") is None:
         return EmbeddedWorker(app).start()
     return WorkerProcess(app).start()
-
