@@ -2,7 +2,7 @@
 
 (a) Adapted from the seed: nothing. `Redis.from_url(current_app.config['REDIS_URL'])` runs when
 the module is imported, long before any app exists: "Working outside of application context".
-The client belongs in the app factory (patterns/caching.py, RedisCache.init_app).
+The client belongs in the app factory (patterns/caching/redis_cache.py, RedisCache.init_app).
 """
 
 # ==== (b) The seed's code ("Redis Caching Layer" in backend-patterns.md), its first lines ====
