@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
@@ -12,7 +11,16 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, LegacyAPIWarning
 
-from patterns.app import create_app
+from evidence.repository import (
+    CONTRACT,
+    committed_counts,
+    find_by_ids_one_by_one,
+    half_written_rows,
+    memory_harness,
+    roll_over,
+    run_contract,
+    sql_harness,
+)
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus, User
 from patterns.query_counter import count_queries
@@ -20,21 +28,14 @@ from patterns.repository import (
     InMemoryMarketRepository,
     MarketRepository,
     SqlAlchemyMarketRepository,
-    committed_counts,
-    find_by_ids_one_by_one,
-    half_written_rows,
-    roll_over,
 )
-from patterns.repository_contract import CONTRACT, memory_harness, run_contract, sql_harness
 from patterns.seed.repository import MarketRepository as SeedMarketRepository
 
 
-@pytest.fixture(scope="module")
-def shared_app() -> Iterator[Flask]:
-    """One app for the contract: every check runs in a transaction that is rolled back."""
-    app = create_app({"TESTING": True, "DEMO_ROWS": 10})
-    yield app
-    get_db(app).close()
+@pytest.fixture
+def shared_app(make_app) -> Flask:
+    """An app for the contract: every check runs in a transaction that is rolled back."""
+    return make_app(DEMO_ROWS=10)
 
 
 @pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
