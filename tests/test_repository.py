@@ -33,23 +33,23 @@ from patterns.seed.repository import MarketRepository as SeedMarketRepository
 
 
 @pytest.fixture
-def shared_app(make_app) -> Flask:
+def contract_app(make_app) -> Flask:
     """An app for the contract: every check runs in a transaction that is rolled back."""
     return make_app(DEMO_ROWS=10)
 
 
 @pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("kind", ["sqlalchemy", "in_memory"])
-def test_contract(kind: str, check, shared_app: Flask) -> None:
-    harness = sql_harness(shared_app) if kind == "sqlalchemy" else memory_harness
+def test_contract(kind: str, check, contract_app: Flask) -> None:
+    harness = sql_harness(contract_app) if kind == "sqlalchemy" else memory_harness
     with harness() as (repo, creator_id):
         check(repo, creator_id)
 
 
-def test_contract_leaves_the_demo_rows_alone(shared_app: Flask) -> None:
-    before = committed_counts(get_db(shared_app).new_session)
-    assert set(run_contract(sql_harness(shared_app)).values()) == {"pass"}
-    assert committed_counts(get_db(shared_app).new_session) == before
+def test_contract_leaves_the_demo_rows_alone(contract_app: Flask) -> None:
+    before = committed_counts(get_db(contract_app).new_session)
+    assert set(run_contract(sql_harness(contract_app)).values()) == {"pass"}
+    assert committed_counts(get_db(contract_app).new_session) == before
 
 
 def test_run_contract_reports_a_broken_repository() -> None:
