@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evidence import n_plus_one as trials
 from evidence.lab import lesson_app
 from patterns import n_plus_one as npo
 from patterns.db import get_db
@@ -13,9 +14,9 @@ def figures(quick: bool = False) -> dict[str, float | int]:
     app = lesson_app(rows=timed_n)
     db = get_db(app)
     try:
-        counts = {s: npo.statements(db.new_session, 100, s) for s in npo.STRATEGIES}
-        ratio = npo.n_plus_one_speedup(db.new_session, n=timed_n, repeat=5)
-        api = {limit: npo.api_statements(app.test_client(), limit) for limit in (5, 100)}
+        counts = {s: trials.statements(db.new_session, 100, s) for s in npo.STRATEGIES}
+        ratio = trials.n_plus_one_speedup(db.new_session, n=timed_n, repeat=5)
+        api = {limit: trials.api_statements(app.test_client(), limit) for limit in (5, 100)}
     finally:
         db.close()
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evidence import query_optimization as trials
 from evidence.lab import lesson_app
 from patterns import query_optimization as qo
 from patterns.db import get_db
@@ -14,17 +15,18 @@ def figures(quick: bool = False) -> dict[str, float | int]:
     db = get_db(app)
     try:
         with db.new_session() as session:
-            qo.seed_markets(session, table_rows)
+            trials.seed_markets(session, table_rows)
             qo.analyze(session)
-        projection = qo.projection_speedup(db.new_session, rows=projected, repeat=5)
+        projection = trials.projection_speedup(db.new_session, rows=projected, repeat=5)
         with db.new_session() as session:
             before = qo.explain(session, qo.hot_query())
             qo.create_hot_index(session)
             after = qo.explain(session, qo.hot_query())
             qo.drop_hot_index(session)  # bulk inserts below should not pay for it
-            costs = qo.pagination_costs(session, qo.depths_for(table_rows), repeat=9)
-        per_row = qo.bulk_insert(db.new_session, bulk, ["commit per row"])
-        batched = qo.bulk_insert(db.new_session, bulk, ["add_all", "insert() + dicts"], repeat=3)
+            costs = trials.pagination_costs(session, trials.depths_for(table_rows), repeat=9)
+        per_row = trials.bulk_insert(db.new_session, bulk, ["commit per row"])
+        batched = trials.bulk_insert(db.new_session, bulk, ["add_all", "insert() + dicts"],
+                                     repeat=3)
     finally:
         db.close()
     runs = per_row | batched

@@ -8,15 +8,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import LegacyAPIWarning
 
 from evidence.lab import lesson_app
+from evidence.repository import (
+    CONTRACT,
+    find_by_ids_one_by_one,
+    half_written_rows,
+    memory_harness,
+    run_contract,
+    sql_harness,
+)
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus
 from patterns.query_counter import count_queries
-from patterns.repository import (
-    SqlAlchemyMarketRepository,
-    find_by_ids_one_by_one,
-    half_written_rows,
-)
-from patterns.repository_contract import CONTRACT, memory_harness, run_contract, sql_harness
+from patterns.repository import SqlAlchemyMarketRepository
 from patterns.seed.repository import MarketRepository as SeedMarketRepository
 
 

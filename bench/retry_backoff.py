@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statistics import median
 
-from patterns.retry_backoff import simulate_contention
+from evidence.retry_backoff import simulate_contention
 
 
 def figures(quick: bool = False) -> dict[str, float | int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from evidence import transactions as trials
 from evidence.lab import lesson_app
 from patterns import transactions as tx
 from patterns.db import get_db
@@ -17,13 +18,13 @@ def figures(quick: bool = False) -> dict[str, float | int]:
     app = lesson_app(rows=10)
     db = get_db(app)
     try:
-        good = tx.inject_faults(db.new_session,
-                                lambda s, cp: tx.create_opening_book(s, 2, amounts, cp))
-        bad = tx.inject_faults(db.new_session, lambda s, cp: seed.open_market_nested(
+        good = trials.inject_faults(db.new_session,
+                                    lambda s, cp: tx.create_opening_book(s, 2, amounts, cp))
+        bad = trials.inject_faults(db.new_session, lambda s, cp: seed.open_market_nested(
             s, s.get(User, 2), amounts, cp))
-        with tx.scratch_sqlite(hooks=False) as raw, tx.scratch_sqlite(hooks=True) as hooked:
-            survivors = (tx.rolled_back_savepoint_survivors(raw),
-                         tx.rolled_back_savepoint_survivors(hooked))
+        with trials.scratch_sqlite(hooks=False) as raw, trials.scratch_sqlite(hooks=True) as hooked:
+            survivors = (trials.rolled_back_savepoint_survivors(raw),
+                         trials.rolled_back_savepoint_survivors(hooked))
     finally:
         db.close()
     return {

@@ -29,7 +29,7 @@ BEGIN_MODE = "workbook_sqlite_begin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _sqlite_hooks(engine: Engine) -> None:
+def sqlite_hooks(engine: Engine) -> None:
     """Let SQLAlchemy, not Python's sqlite3 driver, decide where transactions begin."""
 
     # The driver skips BEGIN before SELECT/DDL and so breaks SAVEPOINT; the SQLAlchemy docs'
@@ -133,7 +133,7 @@ class Database:
         try:
             engine = create_engine(url, **kwargs)
             if backend == "sqlite":
-                _sqlite_hooks(engine)
+                sqlite_hooks(engine)
             if self.schema:
                 admin = create_engine(url)
                 try:
@@ -172,8 +172,9 @@ class Database:
 
     def new_session(self, *, write: bool = False) -> Session:
         """A fresh session the caller owns; write=True if it writes (SQLite: BEGIN IMMEDIATE)."""
-        assert self.sessionmaker is not None, "Database.init_app(app) was not called"
-        return self.write_sessionmaker() if write else self.sessionmaker()
+        factory = self.write_sessionmaker if write else self.sessionmaker
+        assert factory is not None, "Database.init_app(app) was not called"
+        return factory()
 
 
 def get_db(app: Flask | None = None) -> Database:

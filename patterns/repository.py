@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from patterns.models import Market, MarketStatus, User
@@ -181,51 +181,3 @@ class InMemoryMarketRepository:
     def delete(self, market_id: int) -> bool:
         """Forget a market; False when it does not exist."""
         return self._rows.pop(market_id, None) is not None
-
-
-# ---- Evidence: why the commit belongs to the caller (lesson 02, bench/repository.py) ----
-
-@dataclass(frozen=True)
-class RowCounts:
-    """What is committed: how many markets, how many of them closed."""
-
-    markets: int
-    closed: int
-
-
-def committed_counts(session_factory: Callable[[], Session]) -> RowCounts:
-    """Count committed rows through a fresh session (it sees nothing uncommitted)."""
-    with session_factory() as session:
-        markets = session.scalar(select(func.count()).select_from(Market)) or 0
-        closed = session.scalar(select(func.count()).select_from(Market)
-                                .where(Market.status == MarketStatus.CLOSED)) or 0
-    return RowCounts(markets, closed)
-
-
-def roll_over(repo: Any, market_id: int, successor: Mapping[str, Any]) -> Market:
-    """Close a market and open its successor: two writes that must happen together or not at all."""
-    repo.update(market_id, {"status": MarketStatus.CLOSED})
-    return repo.create(successor)
-
-
-def half_written_rows(session_factory: Callable[[], Session], market_id: int,
-                      make_repo: Callable[[Session], Any], *, unit_of_work: bool) -> int:
-    """Rows a roll-over leaves changed when its second step fails (a creator who does not exist)."""
-    before = committed_counts(session_factory)
-    successor = {"name": "Successor", "creator_id": 10**6}
-    with session_factory() as session:
-        try:
-            if unit_of_work:
-                with session.begin():  # one transaction: commit at the end, roll back on error
-                    roll_over(make_repo(session), market_id, successor)
-            else:
-                roll_over(make_repo(session), market_id, successor)
-        except Exception:
-            session.rollback()
-    after = committed_counts(session_factory)
-    return abs(after.markets - before.markets) + abs(after.closed - before.closed)
-
-
-def find_by_ids_one_by_one(session: Session, market_ids: Sequence[int]) -> list[Market | None]:
-    """The find_by_ids most of us write first: one SELECT per id, and None where one is missing."""
-    return [session.get(Market, i) for i in market_ids]

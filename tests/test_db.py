@@ -7,33 +7,26 @@ import os
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from patterns.app import create_app
 from patterns.db import get_db, get_session
 from patterns.models import Market, User
 
 
-def test_isolated_apps_do_not_share_rows() -> None:
-    one = create_app({"TESTING": True, "DEMO_ROWS": 5})
-    two = create_app({"TESTING": True})
-    try:
-        with get_db(one).new_session() as a, get_db(two).new_session() as b:
-            assert a.scalar(select(func.count()).select_from(Market)) == 5
-            assert b.scalar(select(func.count()).select_from(Market)) == 0
-    finally:
-        get_db(one).close()
-        get_db(two).close()
+def test_isolated_apps_do_not_share_rows(make_app) -> None:
+    one, two = make_app(DEMO_ROWS=5), make_app(DEMO_ROWS=0)
+    with get_db(one).new_session() as a, get_db(two).new_session() as b:
+        assert a.scalar(select(func.count()).select_from(Market)) == 5
+        assert b.scalar(select(func.count()).select_from(Market)) == 0
 
 
-def test_close_removes_what_isolation_created(app: Flask) -> None:
+def test_close_removes_what_isolation_created(app: Flask, make_app) -> None:
     db = get_db(app)
     schema, url = db.schema, str(db.engine.url)
     db.close()
     if schema:  # PostgreSQL: the scratch schema is gone
-        admin = create_app({"TESTING": True})
+        admin = make_app(DEMO_ROWS=0)
         with get_db(admin).engine.connect() as conn:
             left = conn.execute(text("SELECT count(*) FROM information_schema.schemata "
                                      "WHERE schema_name = :s"), {"s": schema}).scalar()
-        get_db(admin).close()
         assert left == 0
     else:  # SQLite: the temporary file is gone
         assert not os.path.exists(url.removeprefix("sqlite:///"))

@@ -7,17 +7,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import InvalidRequestError
 
+from evidence import n_plus_one as trials
 from patterns import n_plus_one as npo
 from patterns.db import get_db
-from patterns.query_counter import TooManyQueries, assert_max_queries
+from patterns.query_counter import TooManyQueries, assert_max_queries, count_queries
 
 
 @pytest.mark.parametrize("n", [1, 7, 20])
 def test_lazy_loading_costs_one_select_per_market(app: Flask, n: int) -> None:
     factory = get_db(app).new_session
-    assert npo.statements(factory, n, "lazy") == n + 1
-    assert npo.statements(factory, n, "joined") == 1
-    assert npo.statements(factory, n, "selectin") == 2
+    assert trials.statements(factory, n, "lazy") == n + 1
+    assert trials.statements(factory, n, "joined") == 1
+    assert trials.statements(factory, n, "selectin") == 2
 
 
 def test_every_strategy_reads_the_same_names(app: Flask) -> None:
@@ -29,7 +30,7 @@ def test_every_strategy_reads_the_same_names(app: Flask) -> None:
 
 
 def test_statement_curve_is_linear_only_for_lazy(app: Flask) -> None:
-    curve = npo.statement_curve(get_db(app).new_session, [5, 10, 20])
+    curve = trials.statement_curve(get_db(app).new_session, [5, 10, 20])
     assert curve == {"lazy": [6, 11, 21], "joined": [1, 1, 1], "selectin": [2, 2, 2]}
 
 
@@ -40,7 +41,7 @@ def test_unknown_strategy_is_refused() -> None:
 
 def test_joinedload_on_a_collection_repeats_the_parent_columns(app: Flask) -> None:
     with get_db(app).new_session() as session:
-        shapes = npo.loading_shapes(session, 10)
+        shapes = trials.loading_shapes(session, 10)
     one = shapes[("creator (many-to-one)", "joined")]
     assert (one.statements, one.rows) == (1, 10)
     joined = shapes[("positions (collection)", "joined")]
@@ -78,9 +79,23 @@ def test_market_list_does_not_grow_with_page_size(client: FlaskClient, limit: in
 
 
 def test_api_statements_are_the_same_for_every_page_size(client: FlaskClient) -> None:
-    assert npo.api_statements(client, 2) == npo.api_statements(client, 20) == 1
+    assert trials.api_statements(client, 2) == trials.api_statements(client, 20) == 1
 
 
-def test_speedup_times_both_loops(app: Flask) -> None:
-    ratio = npo.n_plus_one_speedup(get_db(app).new_session, n=20, repeat=1)
-    assert ratio.slow > 0 and ratio.fast > 0
+def test_speedup_times_the_lazy_loop_as_slow_and_the_joined_loop_as_fast(app: Flask) -> None:
+    # A clock that ticks once per statement: the lazy loop over 20 markets takes 21, joined 1.
+    engine = get_db(app).engine
+    with count_queries(engine) as log:
+        ratio = trials.n_plus_one_speedup(get_db(app).new_session, n=20, repeat=3,
+                                          clock=lambda: log.count)
+    assert (ratio.slow, ratio.fast, ratio.speedup) == (21, 1, 21)
+    assert log.count == 3 * 21 + 3 * 1  # repeat is honoured: three runs of each loop
+
+
+def test_speedup_is_the_ratio_of_medians(app: Flask) -> None:
+    # Lazy runs of 7, 2, 30 s and joined runs of 1, 3, 2 s, two readings per run.
+    clock = iter([0, 7, 7, 9, 9, 39, 40, 41, 41, 44, 44, 46]).__next__
+    ratio = trials.n_plus_one_speedup(get_db(app).new_session, n=5, repeat=3, clock=clock)
+    assert (ratio.slow, ratio.fast, ratio.speedup) == (7, 2, 3.5)
+    with pytest.raises(StopIteration):  # every reading was used, and no more
+        clock()

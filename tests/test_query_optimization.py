@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
-from evidence.lab import lesson_app
+from evidence import query_optimization as trials
 from patterns import query_optimization as qo
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus
@@ -16,14 +19,33 @@ from patterns.models import Market, MarketStatus
 ROWS = 1_500
 
 
-@pytest.fixture(scope="module")
-def big_app() -> Iterator[Flask]:
-    """An app with ROWS markets and no positions (read-only for the tests of this module)."""
-    app = lesson_app(rows=0)
+@pytest.fixture
+def big_app(make_app) -> Flask:
+    """An app with ROWS markets and no positions."""
+    app = make_app(DEMO_ROWS=0)
     with get_db(app).new_session() as session:
-        qo.seed_markets(session, ROWS)
-    yield app
-    get_db(app).close()
+        trials.seed_markets(session, ROWS)
+    return app
+
+
+@contextmanager
+def sql_clock(engine: Engine, cost: Callable[[str, Any], float]) -> Iterator[Callable[[], float]]:
+    """A clock that moves only when the engine runs a statement, by cost(statement, cursor)."""
+    now = [0.0]
+
+    def _tick(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        now[0] += cost(statement, cursor)
+
+    event.listen(engine, "after_cursor_execute", _tick)
+    try:
+        yield lambda: now[0]
+    finally:
+        event.remove(engine, "after_cursor_execute", _tick)
+
+
+def readings(*values: float) -> Callable[[], float]:
+    """A clock that returns the given readings in turn, and fails when asked once too often."""
+    return iter(values).__next__
 
 
 @pytest.fixture
@@ -34,23 +56,37 @@ def session(big_app: Flask) -> Iterator:
 
 def test_hot_query_is_the_top_active_markets_by_volume(session) -> None:
     rows = session.execute(qo.hot_query(10)).all()
-    active = sorted((m for m in qo.load_entities(session, ROWS) if m.status == MarketStatus.ACTIVE),
-                    key=lambda m: m.volume, reverse=True)
+    active = sorted((m for m in trials.load_entities(session, ROWS)
+                     if m.status == MarketStatus.ACTIVE), key=lambda m: m.volume, reverse=True)
     assert [r.volume for r in rows] == [m.volume for m in active[:10]]
     assert all(r.status == MarketStatus.ACTIVE for r in rows)
     assert rows[0]._fields == ("id", "name", "status", "volume")
 
 
 def test_projection_returns_the_same_values_as_entities(session) -> None:
-    entities = qo.load_entities(session, 300)
+    entities = trials.load_entities(session, 300)
     columns = qo.load_columns(session, 300)
     assert [(m.id, m.name, m.status, m.volume) for m in entities] == [tuple(r) for r in columns]
 
 
-def test_projection_speedup_measures_both_ways(big_app: Flask) -> None:
-    ratio = qo.projection_speedup(get_db(big_app).new_session, rows=500, repeat=1)
-    assert ratio.slow > 0 and ratio.fast > 0
-    assert ratio.speedup == ratio.slow / ratio.fast
+def test_projection_times_entities_as_the_slow_way_and_columns_as_the_fast(big_app: Flask) -> None:
+    # The clock moves by the columns each SELECT returns: whole entities carry all eight.
+    def columns(_statement: str, cursor: Any) -> float:
+        return len(cursor.description or ())
+
+    with sql_clock(get_db(big_app).engine, columns) as clock:
+        ratio = trials.projection_speedup(get_db(big_app).new_session, rows=500, repeat=3,
+                                          clock=clock)
+    assert (ratio.slow, ratio.fast) == (len(Market.__table__.columns), len(qo.LISTED))
+
+
+def test_projection_speedup_is_the_ratio_of_medians_over_repeat_runs(big_app: Flask) -> None:
+    # Three runs each way, two readings per run: entities take 5, 1, 3 s; columns 1, 2, 1 s.
+    clock = readings(0, 5, 5, 6, 6, 9, 20, 21, 21, 23, 23, 24)
+    ratio = trials.projection_speedup(get_db(big_app).new_session, rows=10, repeat=3, clock=clock)
+    assert (ratio.slow, ratio.fast, ratio.speedup) == (3, 1, 3)
+    with pytest.raises(StopIteration):  # every reading was used: no fourth run either way
+        clock()
 
 
 def test_the_hot_index_changes_the_plan(session) -> None:
@@ -85,7 +121,8 @@ def test_plans_of_both_backends_normalize_alike(lines: list[str], index: str | N
 
 
 def test_keyset_pages_walk_the_same_rows_as_offset_pages(session) -> None:
-    seen, after = [], None
+    seen: list[Any] = []
+    after = None
     while page := qo.keyset_page(session, after, size=100):
         assert page == qo.offset_page(session, len(seen), size=100)
         seen.extend(page)
@@ -93,17 +130,37 @@ def test_keyset_pages_walk_the_same_rows_as_offset_pages(session) -> None:
     assert [r.id for r in seen] == sorted(r.id for r in seen) and len(seen) == ROWS
 
 
-def test_pagination_costs_cover_every_depth(session) -> None:
-    depths = qo.depths_for(ROWS, points=4)
+def test_pagination_costs_time_each_way_at_every_depth(session, monkeypatch) -> None:
+    depths = trials.depths_for(ROWS, points=4)
     assert depths == [0, 493, 987, 1480]
-    costs = qo.pagination_costs(session, depths, repeat=1)
-    assert [c.depth for c in costs] == depths
-    assert all(c.offset_seconds > 0 and c.keyset_seconds > 0 for c in costs)
+    # On this clock an OFFSET page takes 10 s and a keyset page 1 s: they must not be swapped.
+    now = [0.0]
+
+    def taking(seconds: float, page: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_page(*args: Any) -> Any:
+            now[0] += seconds
+            return page(*args)
+        return timed_page
+
+    monkeypatch.setattr(trials, "offset_page", taking(10, qo.offset_page))
+    monkeypatch.setattr(trials, "keyset_page", taking(1, qo.keyset_page))
+    costs = trials.pagination_costs(session, depths, repeat=3, clock=lambda: now[0])
+    assert [(c.depth, c.offset_seconds, c.keyset_seconds, c.ratio) for c in costs] == \
+        [(d, 10, 1, 10) for d in depths]
+
+
+def test_pagination_costs_take_the_median_of_repeat_runs(session) -> None:
+    # Runs of 9, 1, 4 s by OFFSET and 2, 6, 2 s by key, two readings per run.
+    clock = readings(*itertools.accumulate([0, 9, 0, 1, 0, 4, 0, 2, 0, 6, 0, 2]))
+    costs = trials.pagination_costs(session, [40], repeat=3, clock=clock)
+    assert [(c.offset_seconds, c.keyset_seconds) for c in costs] == [(4, 2)]
+    with pytest.raises(StopIteration):
+        clock()
 
 
 def test_bulk_insert_statement_counts(big_app: Flask) -> None:
     factory = get_db(big_app).new_session
-    runs = qo.bulk_insert(factory, 40)
+    runs = trials.bulk_insert(factory, 40)
     per_row, add_all, bulk = runs["commit per row"], runs["add_all"], runs["insert() + dicts"]
     assert (per_row.statements, per_row.commits) == (40, 40)
     assert add_all.commits == 1 and 1 <= add_all.statements <= 40
@@ -112,10 +169,20 @@ def test_bulk_insert_statement_counts(big_app: Flask) -> None:
         assert session.scalar(select(func.count()).select_from(Market)) == ROWS
 
 
-def test_market_rows_need_creators() -> None:
-    app = lesson_app(rows=0)
-    try:
-        with get_db(app).new_session() as session, pytest.raises(ValueError, match="creators"):
-            qo.market_rows(session, 3)
-    finally:
-        get_db(app).close()
+def test_bulk_insert_times_only_the_insert_of_each_run(big_app: Flask) -> None:
+    # One unit per statement (BEGIN aside): only the INSERTs may fall inside a timed run, not
+    # the setup's SELECTs, the check or the clean-up's DELETE.
+    def cost(statement: str, _cursor: Any) -> float:
+        return float(not statement.lstrip().upper().startswith("BEGIN"))
+
+    with sql_clock(get_db(big_app).engine, cost) as clock:
+        runs = trials.bulk_insert(get_db(big_app).new_session, 12, repeat=3, clock=clock)
+    assert {name: run.seconds for name, run in runs.items()} == \
+        {name: float(run.statements) for name, run in runs.items()}
+    assert runs["commit per row"].seconds == 12 and runs["insert() + dicts"].seconds == 1
+
+
+def test_market_rows_need_creators(make_app) -> None:
+    app = make_app(DEMO_ROWS=0)
+    with get_db(app).new_session() as session, pytest.raises(ValueError, match="creators"):
+        trials.market_rows(session, 3)

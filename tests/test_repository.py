@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
@@ -12,7 +11,16 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, LegacyAPIWarning
 
-from patterns.app import create_app
+from evidence.repository import (
+    CONTRACT,
+    committed_counts,
+    find_by_ids_one_by_one,
+    half_written_rows,
+    memory_harness,
+    roll_over,
+    run_contract,
+    sql_harness,
+)
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus, User
 from patterns.query_counter import count_queries
@@ -20,35 +28,28 @@ from patterns.repository import (
     InMemoryMarketRepository,
     MarketRepository,
     SqlAlchemyMarketRepository,
-    committed_counts,
-    find_by_ids_one_by_one,
-    half_written_rows,
-    roll_over,
 )
-from patterns.repository_contract import CONTRACT, memory_harness, run_contract, sql_harness
 from patterns.seed.repository import MarketRepository as SeedMarketRepository
 
 
-@pytest.fixture(scope="module")
-def shared_app() -> Iterator[Flask]:
-    """One app for the contract: every check runs in a transaction that is rolled back."""
-    app = create_app({"TESTING": True, "DEMO_ROWS": 10})
-    yield app
-    get_db(app).close()
+@pytest.fixture
+def contract_app(make_app) -> Flask:
+    """An app for the contract: every check runs in a transaction that is rolled back."""
+    return make_app(DEMO_ROWS=10)
 
 
 @pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("kind", ["sqlalchemy", "in_memory"])
-def test_contract(kind: str, check, shared_app: Flask) -> None:
-    harness = sql_harness(shared_app) if kind == "sqlalchemy" else memory_harness
+def test_contract(kind: str, check, contract_app: Flask) -> None:
+    harness = sql_harness(contract_app) if kind == "sqlalchemy" else memory_harness
     with harness() as (repo, creator_id):
         check(repo, creator_id)
 
 
-def test_contract_leaves_the_demo_rows_alone(shared_app: Flask) -> None:
-    before = committed_counts(get_db(shared_app).new_session)
-    assert set(run_contract(sql_harness(shared_app)).values()) == {"pass"}
-    assert committed_counts(get_db(shared_app).new_session) == before
+def test_contract_leaves_the_demo_rows_alone(contract_app: Flask) -> None:
+    before = committed_counts(get_db(contract_app).new_session)
+    assert set(run_contract(sql_harness(contract_app)).values()) == {"pass"}
+    assert committed_counts(get_db(contract_app).new_session) == before
 
 
 def test_run_contract_reports_a_broken_repository() -> None:

@@ -9,17 +9,15 @@ from unittest import mock
 import pytest
 import tenacity
 
-from patterns.retry_backoff import (
-    Backoff,
+from evidence.retry_backoff import (
     ManualClock,
     Overloaded,
-    RetryPolicy,
     SimulatedTime,
-    TransientError,
     jitter_call_reduction,
-    retry,
+    scripted,
     simulate_contention,
 )
+from patterns.retry_backoff import Backoff, RetryPolicy, TransientError, retry
 from patterns.seed.retry_backoff import retry_with_backoff
 
 
@@ -143,3 +141,14 @@ def test_tenacity_with_the_same_policy() -> None:
     assert wrapped() == "ok"
     assert call.call_count == 4
     assert all(0 <= s <= min(2.0, 0.1 * 2**i) for i, s in enumerate(sleeps))
+
+
+def test_a_scripted_call_answers_in_turn_counts_and_carries_its_name() -> None:
+    call = scripted("fetch_prices", [Overloaded("503"), "ok"])
+    with pytest.raises(Overloaded):
+        call("ACME")
+    assert call("ACME") == "ok" and call.calls == 2
+    t = ManualClock()
+    wrapped = retry(sleep=t.sleep, clock=t.clock, rng=random.Random(0))(
+        scripted("fetch_prices", [TimeoutError(), "ok"]))
+    assert wrapped() == "ok" and wrapped.__qualname__ == "fetch_prices"

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
+from evidence import transactions as trials
 from patterns import transactions as tx
 from patterns.db import get_db
 from patterns.models import Market, Side, User
@@ -19,12 +20,12 @@ AMOUNTS = [Decimal("10.00"), Decimal("25.50"), Decimal("4.50")]
 
 def test_seed_usage_builds_the_position_with_no_market_id(app: Flask) -> None:
     factory = get_db(app).new_session
-    before = tx.row_counts(factory)
+    before = trials.row_counts(factory)
     with factory() as session:
         user = session.get(User, 2)
         with pytest.raises(IntegrityError, match="market_id"):
             seed.seed_usage(session, user)
-    assert tx.row_counts(factory) == before  # the seed's rollback did work: nothing half-written
+    assert trials.row_counts(factory) == before  # the seed's rollback worked: nothing half-written
 
 
 def test_open_position_links_through_the_relationship(app: Flask) -> None:
@@ -42,28 +43,28 @@ def test_open_position_links_through_the_relationship(app: Flask) -> None:
 
 def test_transaction_commits_or_rolls_back(app: Flask) -> None:
     factory = get_db(app).new_session
-    before = tx.row_counts(factory)
-    with factory() as session, pytest.raises(tx.InjectedFault):
+    before = trials.row_counts(factory)
+    with factory() as session, pytest.raises(trials.InjectedFault):
         with tx.transaction(session):
             session.add(User(name="Gone", email="gone@example.com"))
             session.flush()
-            raise tx.InjectedFault("boom")
-    assert tx.row_counts(factory) == before
+            raise trials.InjectedFault("boom")
+    assert trials.row_counts(factory) == before
     with factory() as session, tx.transaction(session):
         session.add(User(name="Kept", email="kept@example.com"))
-    assert tx.row_counts(factory)["users"] == before["users"] + 1
+    assert trials.row_counts(factory)["users"] == before["users"] + 1
 
 
 def test_transaction_rolls_back_on_base_exceptions_too(app: Flask) -> None:
     factory = get_db(app).new_session
-    before = tx.row_counts(factory)
+    before = trials.row_counts(factory)
     with factory() as session:
         with pytest.raises(KeyboardInterrupt), tx.transaction(session):
             session.add(User(name="Ctrl C", email="ctrlc@example.com"))
             session.flush()
             raise KeyboardInterrupt
         assert not session.in_transaction()
-    assert tx.row_counts(factory) == before
+    assert trials.row_counts(factory) == before
 
 
 def test_transaction_refuses_to_nest(app: Flask) -> None:
@@ -75,17 +76,17 @@ def test_transaction_refuses_to_nest(app: Flask) -> None:
 
 def test_savepoints_undo_only_the_failing_rows(app: Flask) -> None:
     factory = get_db(app).new_session
-    before = tx.row_counts(factory)
+    before = trials.row_counts(factory)
     emails = ["new1@example.com", "user3@example.com", "new2@example.com", "new1@example.com"]
     with factory() as session, tx.transaction(session):
         skipped = tx.add_each_or_skip(session, [User(name="Imported", email=e) for e in emails])
     assert skipped == [1, 3]
-    assert tx.row_counts(factory)["users"] == before["users"] + 2
+    assert trials.row_counts(factory)["users"] == before["users"] + 2
 
 
 def test_all_or_nothing_under_every_fault(app: Flask) -> None:
-    report = tx.inject_faults(get_db(app).new_session,
-                              lambda s, cp: tx.create_opening_book(s, 2, AMOUNTS, cp))
+    report = trials.inject_faults(get_db(app).new_session,
+                                  lambda s, cp: tx.create_opening_book(s, 2, AMOUNTS, cp))
     assert [r.step for r in report.runs] == ["market", "position 1", "position 2", "position 3",
                                              "volume", "commit"]
     assert report.partial_writes == 0
@@ -96,16 +97,16 @@ def test_seed_style_nesting_leaves_partial_writes(app: Flask) -> None:
     def operation(session, checkpoint):
         seed.open_market_nested(session, session.get(User, 2), AMOUNTS, checkpoint)
 
-    report = tx.inject_faults(get_db(app).new_session, operation)
+    report = trials.inject_faults(get_db(app).new_session, operation)
     assert len(report.runs) == 6
     assert report.partial_writes == 5
     assert report.runs[2].left_behind == {"markets": 1, "positions": 1}
 
 
 def test_fault_at_counts_steps() -> None:
-    fault = tx.FaultAt(2)
+    fault = trials.FaultAt(2)
     fault("a")
-    with pytest.raises(tx.InjectedFault, match="step 2"):
+    with pytest.raises(trials.InjectedFault, match="step 2"):
         fault("b")
     assert fault.steps == ["a", "b"]
 
@@ -123,20 +124,20 @@ def test_opening_book_volume_is_the_sum(app: Flask) -> None:
 
 def test_opening_book_for_a_missing_user_writes_nothing(app: Flask) -> None:
     factory = get_db(app).new_session
-    before = tx.row_counts(factory)
+    before = trials.row_counts(factory)
     with factory() as session, pytest.raises(LookupError):
         tx.create_opening_book(session, 9999, AMOUNTS)
-    assert tx.row_counts(factory) == before
+    assert trials.row_counts(factory) == before
 
 
 @pytest.mark.parametrize("hooks, survivors", [(False, 1), (True, 0)])
 def test_sqlite_savepoints_need_the_hooks(hooks: bool, survivors: int) -> None:
-    with tx.scratch_sqlite(hooks=hooks) as engine, tx.sql_trace(engine) as trace:
-        assert tx.rolled_back_savepoint_survivors(engine) == survivors
+    with trials.scratch_sqlite(hooks=hooks) as engine, trials.sql_trace(engine) as trace:
+        assert trials.rolled_back_savepoint_survivors(engine) == survivors
     assert trace[0] == ("BEGIN" if hooks else "SAVEPOINT sa_savepoint_1")
 
 
 def test_the_app_engine_rolls_back_released_savepoints(app: Flask) -> None:
-    assert tx.rolled_back_savepoint_survivors(get_db(app).engine) == 0
+    assert trials.rolled_back_savepoint_survivors(get_db(app).engine) == 0
     with get_db(app).new_session() as session:
         assert session.scalar(select(User).where(User.email == "ghost@example.com")) is None

@@ -1,13 +1,15 @@
-"""One contract for every MarketRepository: checks the SQLAlchemy adapter and the fake both pass."""
+"""Lesson 02's evidence: one contract every MarketRepository passes, and why the caller commits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus, Position, Role, User
@@ -18,6 +20,8 @@ from patterns.repository import (
     SqlAlchemyMarketRepository,
     UnknownCreator,
 )
+
+# ---- One contract for every MarketRepository ----------------------------------------------
 
 # A harness gives a repository over an empty market table, and the id of a user who exists.
 Harness = Callable[[], AbstractContextManager[tuple[MarketRepository, int]]]
@@ -171,3 +175,51 @@ def run_contract(harness: Harness, checks: tuple[Check, ...] = CONTRACT) -> dict
         except Exception as exc:  # a report, not a test run: keep going and say what failed
             outcomes[check.__name__] = f"FAIL {type(exc).__name__}: {exc}".strip()
     return outcomes
+
+
+# ---- Why the commit belongs to the caller (lesson 02, bench/repository.py) -----------------
+
+@dataclass(frozen=True)
+class RowCounts:
+    """What is committed: how many markets, how many of them closed."""
+
+    markets: int
+    closed: int
+
+
+def committed_counts(session_factory: Callable[[], Session]) -> RowCounts:
+    """Count committed rows through a fresh session (it sees nothing uncommitted)."""
+    with session_factory() as session:
+        markets = session.scalar(select(func.count()).select_from(Market)) or 0
+        closed = session.scalar(select(func.count()).select_from(Market)
+                                .where(Market.status == MarketStatus.CLOSED)) or 0
+    return RowCounts(markets, closed)
+
+
+def roll_over(repo: Any, market_id: int, successor: Mapping[str, Any]) -> Market:
+    """Close a market and open its successor: two writes that must happen together or not at all."""
+    repo.update(market_id, {"status": MarketStatus.CLOSED})
+    return repo.create(successor)
+
+
+def half_written_rows(session_factory: Callable[[], Session], market_id: int,
+                      make_repo: Callable[[Session], Any], *, unit_of_work: bool) -> int:
+    """Rows a roll-over leaves changed when its second step fails (a creator who does not exist)."""
+    before = committed_counts(session_factory)
+    successor = {"name": "Successor", "creator_id": 10**6}
+    with session_factory() as session:
+        try:
+            if unit_of_work:
+                with session.begin():  # one transaction: commit at the end, roll back on error
+                    roll_over(make_repo(session), market_id, successor)
+            else:
+                roll_over(make_repo(session), market_id, successor)
+        except Exception:
+            session.rollback()
+    after = committed_counts(session_factory)
+    return abs(after.markets - before.markets) + abs(after.closed - before.closed)
+
+
+def find_by_ids_one_by_one(session: Session, market_ids: Sequence[int]) -> list[Market | None]:
+    """The find_by_ids most of us write first: one SELECT per id, and None where one is missing."""
+    return [session.get(Market, i) for i in market_ids]
