@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from evidence.auth_middleware import attack_matrix, matrix_figures
 from evidence.lab import lesson_app
-from patterns.auth_middleware import attack_matrix, matrix_figures
 from patterns.db import get_db
 
 

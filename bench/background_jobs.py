@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from evidence.background_jobs import lost_on_worker_kill, retried_attempts, roundtrip_ms
 from evidence.lab import lesson_app
-from patterns.background_jobs import (
-    lost_on_worker_kill,
-    retried_attempts,
-    roundtrip_ms,
-    start_worker,
-)
+from patterns.background_jobs import start_worker
 from patterns.db import get_db
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from evidence.error_handling import error_paths, problem_json_share
 from evidence.lab import lesson_app
 from patterns.db import get_db
-from patterns.error_handling import error_paths, problem_json_share
 
 
 def figures(quick: bool = False) -> dict[str, float | int]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from evidence.lab import lesson_app
+from evidence.openapi import fuzz
 from patterns.db import get_db
-from patterns.openapi import fuzz
 
 
 def figures(quick: bool = False) -> dict[str, int]:

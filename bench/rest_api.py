@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from evidence.lab import lesson_app, token_headers
+from evidence.rest_api import status_code_checks
 from patterns.db import get_db
-from patterns.rest_api import status_code_checks
 
 
 def figures(quick: bool = False) -> dict[str, float | int]:

@@ -8,11 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from statistics import median
+from functools import partial
 from typing import Any
 
 from flask import Flask
 
+from evidence.timing import Clock, median_ms
 from patterns.caching import get_cache
 from patterns.db import get_session
 from patterns.markets import invalidate_market, market_payload
@@ -68,7 +69,7 @@ STRATEGIES = ("no invalidation", "delete after commit", "delete + generation gua
 
 def _fresh_payload(app: Flask, market_id: int) -> dict[str, Any] | None:
     with app.app_context():  # a new context: a new session, nothing remembered
-        return market_payload.uncached(market_id)  # type: ignore[attr-defined]
+        return market_payload.uncached(market_id)
 
 
 def stale_read_trial(app: Flask, *, ops: int = 300, seed: int = 0, markets: int = 5,
@@ -98,18 +99,17 @@ def stale_read_trial(app: Flask, *, ops: int = 300, seed: int = 0, markets: int 
 
     def read(market_id: int, load: Callable[[], Any]) -> Any:
         with app.app_context():
-            return cache.get_or_compute(market_payload.key(market_id), load,  # type: ignore[attr-defined]
-                                        guard=guard)
+            return cache.get_or_compute(market_payload.key(market_id), load, guard=guard)
 
     for _ in range(ops):
         market_id, roll = rng.choice(ids), rng.random()
         if roll < 0.5:  # a read, checked against what the database holds right after it
-            answer = read(market_id, lambda m=market_id: market_payload.uncached(m))  # type: ignore[attr-defined]
+            answer = read(market_id, partial(market_payload.uncached, market_id))
             reads += 1
             stale += answer != _fresh_payload(app, market_id)
         elif roll < 0.6 and market_id not in deleted:  # a read that loads, then a write lands
             def load_then_write(m: int = market_id) -> Any:
-                loaded = market_payload.uncached(m)  # type: ignore[attr-defined]
+                loaded = market_payload.uncached(m)
                 update(m)  # another request commits while this one is between load and store
                 return loaded
             read(market_id, load_then_write)
@@ -135,26 +135,21 @@ def stale_read_trial(app: Flask, *, ops: int = 300, seed: int = 0, markets: int 
     return StaleReadTrial(strategy, reads, stale, racing, writes)
 
 
-def hit_speedup(app: Flask, *, market_id: int = 1, requests: int = 200) -> tuple[float, float]:
+def hit_speedup(app: Flask, *, market_id: int = 1, requests: int = 200,
+                clock: Clock = time.perf_counter) -> tuple[float, float]:
     """Median latency (ms) of GET /api/markets/<id> on a cache miss and on a hit."""
     client = app.test_client()
     url = f"/api/markets/{market_id}"
 
-    def timed(before: Callable[[], None]) -> float:
-        samples = []
-        for _ in range(requests):
-            before()
-            started = time.perf_counter()
-            response = client.get(url)
-            samples.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.status_code
-        return median(samples) * 1000
+    def get() -> None:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
 
     def forget() -> None:
         with app.app_context():
             invalidate_market(market_id)
 
-    client.get(url)  # warm up the code paths (imports, first connections) before measuring
-    miss = timed(forget)
-    hit = timed(lambda: None)
+    get()  # warm up the code paths (imports, first connections) before measuring
+    miss = median_ms(get, requests, clock=clock, setup=forget)
+    hit = median_ms(get, requests, clock=clock)
     return miss, hit

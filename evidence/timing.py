@@ -11,22 +11,25 @@ from typing import Any
 Clock = Callable[[], float]
 
 
-def median_seconds(fn: Callable[[], Any], repeat: int = 5, *,
-                   clock: Clock = time.perf_counter) -> float:
+def median_seconds(fn: Callable[[], Any], repeat: int = 5, *, clock: Clock = time.perf_counter,
+                   setup: Callable[[], Any] | None = None) -> float:
     """The median wall time of fn over repeat runs (the median shrugs off a noisy neighbour)."""
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     samples = []
     for _ in range(repeat):
+        if setup is not None:  # what each run needs first (say, a cold cache), not timed
+            setup()
         started = clock()
         fn()
         samples.append(clock() - started)
     return statistics.median(samples)
 
 
-def median_ms(fn: Callable[[], Any], repeat: int = 5, *, clock: Clock = time.perf_counter) -> float:
+def median_ms(fn: Callable[[], Any], repeat: int = 5, *, clock: Clock = time.perf_counter,
+              setup: Callable[[], Any] | None = None) -> float:
     """median_seconds in milliseconds."""
-    return median_seconds(fn, repeat, clock=clock) * 1000
+    return median_seconds(fn, repeat, clock=clock, setup=setup) * 1000
 
 
 @dataclass(frozen=True)

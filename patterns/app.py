@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from flask import Flask, jsonify
+from sqlalchemy import select
 
 from patterns import (
     admin,
@@ -22,6 +23,7 @@ from patterns import config as settings
 from patterns.background_jobs import api as jobs_api
 from patterns.db import Database, get_db
 from patterns.demo_data import seed_demo_data
+from patterns.models import User
 from patterns.schemas import IdConverter
 
 
@@ -78,11 +80,6 @@ def _register_cli(app: Flask) -> None:
     @click.argument("email", default="user1@example.com")
     def issue_token_cmd(email: str) -> None:
         """Print a bearer token for a user (user1@example.com is the demo admin)."""
-        from sqlalchemy import select
-
-        from patterns.auth_middleware import issue_token
-        from patterns.models import User
-
         with get_db(app).new_session() as session:
             if app.config["DATABASE_URL"] is None and session.scalar(select(User.id)) is None:
                 # Embedded: this process got its own empty SQLite file. `make serve` seeds the
@@ -91,4 +88,4 @@ def _register_cli(app: Flask) -> None:
             user = session.scalar(select(User).where(User.email == email))
             if user is None:
                 raise click.ClickException(f"no user with email {email}")
-            click.echo(issue_token(user))
+            click.echo(auth_middleware.issue_token(user))

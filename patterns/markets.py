@@ -27,4 +27,4 @@ def market_payload(market_id: int) -> dict[str, Any] | None:
 
 def invalidate_market(market_id: int) -> None:
     """Forget one market's cached payload; the service calls this after each committed write."""
-    market_payload.invalidate(market_id)  # type: ignore[attr-defined]
+    market_payload.invalidate(market_id)

@@ -7,15 +7,16 @@ import sys
 
 from sqlalchemy import select
 
+from patterns.app import create_app
+from patterns.auth_middleware import issue_token
+from patterns.background_jobs import start_worker
+from patterns.config import ConfigurationError, describe
+from patterns.db import get_db
+from patterns.models import User
+
 
 def main() -> int:
     """Start the API and print where it listens and how to authenticate."""
-    from patterns.app import create_app
-    from patterns.auth_middleware import issue_token
-    from patterns.config import ConfigurationError, describe
-    from patterns.db import get_db
-    from patterns.models import User
-
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     rows = int(os.environ.get("WORKBOOK_DEMO_ROWS", "100"))
@@ -30,8 +31,6 @@ def main() -> int:
     backends = ", ".join(f"{k}: {v}" for k, v in describe(app.config).items())
     print(f"Markets API on http://{host}:{port}/api/markets  ({backends}; {rows} demo markets)")
     print(f"Demo admin token (1 h):\n  Authorization: Bearer {token}")
-    from patterns.background_jobs import start_worker
-
     # Jobs need a worker: in this process on the in-memory broker, or a process on a real one.
     worker = start_worker(app)
     try:

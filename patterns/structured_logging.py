@@ -9,17 +9,20 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
+from flask.logging import default_handler
 
 REQUEST_ID_HEADER = "X-Request-ID"
 PACKAGE_LOGGER = "patterns"  # every module logs under patterns.*; one handler here serves them all
 ACCESS_LOGGER = "patterns.request"
+HANDLER_NAME = "patterns.json"  # marks the one handler configure_logging installs
 # What an upstream proxy or client may hand us: ids, UUIDs, trace ids. Nothing that could
 # smuggle a newline into a header or a quote into a log line, and nothing unbounded.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -139,18 +142,16 @@ def configure_logging(app: Flask, stream: Any = None) -> logging.Handler:
     logger = logging.getLogger(PACKAGE_LOGGER)
     logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     # Replace, never add: the logger is process-wide and create_app runs many times in tests.
-    for old in [h for h in logger.handlers if getattr(h, "workbook_json", False)]:
+    for old in [h for h in logger.handlers if h.get_name() == HANDLER_NAME]:
         logger.removeHandler(old)
     if app.config.get("LOG_JSON", not app.testing):
         handler: logging.Handler = logging.StreamHandler(stream or sys.stderr)
         handler.setFormatter(JsonFormatter())
     else:  # tests and notebooks capture what they want (capture_logs); nothing leaks to stderr
         handler = logging.NullHandler()
-    handler.workbook_json = True  # type: ignore[attr-defined]
+    handler.set_name(HANDLER_NAME)
     logger.addHandler(handler)
     # Flask's plain-text handler on app.logger would print every line a second time.
-    from flask.logging import default_handler
-
     app.logger.removeHandler(default_handler)
     return handler
 
@@ -194,9 +195,8 @@ def parse_lines(lines: list[str]) -> list[dict[str, Any]]:
 
 def structlog_formatter() -> logging.Formatter:
     """The production choice: structlog renders stdlib records with the same fields."""
-    import structlog
-
-    def request_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def request_fields(_logger: Any, _name: str,
+                       event: MutableMapping[str, Any]) -> Mapping[str, Any]:
         # structlog says "info"; our lines say "INFO": one spelling for the log aggregator.
         return {**event, "level": event["level"].upper(), **context_fields()}
 

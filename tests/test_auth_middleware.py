@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -10,16 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from patterns.app import create_app
-from patterns.auth_middleware import (
-    Attempt,
-    attack_matrix,
-    bearer_token,
-    issue_token,
-    matrix_figures,
-    require_role,
-    verify_token,
-)
+from evidence.auth_middleware import Attempt, attack_matrix, matrix_figures
+from patterns.auth_middleware import bearer_token, issue_token, require_role, verify_token
 from patterns.db import get_db
 from patterns.models import Role, User
 from patterns.seed import auth_middleware as seed
@@ -27,12 +19,10 @@ from patterns.seed import auth_middleware as seed
 KEY = "k" * 40
 
 
-@pytest.fixture(scope="module")
-def matrix() -> Iterator[list[Attempt]]:
+@pytest.fixture
+def matrix(make_app: Callable[..., Flask]) -> list[Attempt]:
     """One run of the attack matrix on its own app (it renames markets)."""
-    app = create_app({"TESTING": True, "DEMO_ROWS": 5})
-    yield attack_matrix(app)
-    get_db(app).close()
+    return attack_matrix(make_app(DEMO_ROWS=5))
 
 
 CASES = ["no header", "wrong scheme", "token without scheme", "Bearer Bearer <token>",
@@ -117,9 +107,9 @@ def test_verify_token_requires_exp_iat_and_sub(missing: str) -> None:
         verify_token(jwt.encode(claims, KEY, algorithm="HS256"), key=KEY)
 
 
-def test_a_short_key_is_refused_at_startup_and_when_signing() -> None:
+def test_a_short_key_is_refused_at_startup_and_when_signing(make_app) -> None:
     with pytest.raises(RuntimeError, match="at least 32 bytes"):
-        create_app({"TESTING": True, "SECRET_KEY": "short"})
+        make_app(SECRET_KEY="short")
     with pytest.raises(RuntimeError, match="at least 32 bytes"):
         issue_token(User(id=1, name="x", email="x@example.com", role=Role.USER), key="short")
 

@@ -4,7 +4,7 @@ enqueueing, retries on transient errors only, the 202/Location API, and late ack
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from unittest import mock
 
@@ -15,6 +15,7 @@ from flask import Flask
 from kombu.exceptions import EncodeError
 from sqlalchemy import func, select
 
+from evidence.background_jobs import lost_on_worker_kill, retried_attempts, roundtrip_ms, run_task
 from evidence.lab import token_headers
 from evidence.services import real_services, service_answers
 from patterns import structured_logging as sl
@@ -28,24 +29,23 @@ from patterns.background_jobs import (
     get_celery,
     index_market,
     jobs_ping,
-    lost_on_worker_kill,
-    retried_attempts,
-    roundtrip_ms,
-    run_task,
     start_worker,
 )
 from patterns.background_jobs import api as jobs_api
 from patterns.db import get_db, get_session
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TransientError
+from patterns.worker import main as worker_main
 
 UUID = re.compile(r"^[0-9a-f-]{36}$")
 Worker = EmbeddedWorker | WorkerProcess
+MakeApp = Callable[..., Flask]  # the make_app fixture's type
 
 
 @pytest.fixture(scope="module")
 def jobs() -> Iterator[tuple[Flask, Worker]]:
     """One app and one running worker for the module: starting and stopping cost time."""
+    # create_app, not make_app: the fixture lives for the module, make_app for one test.
     app = create_app({"TESTING": True, "DEMO_ROWS": 20, "JOBS_RETRY_BASE": 0.01})
     worker = start_worker(app)
     yield app, worker
@@ -76,15 +76,13 @@ def new_market(app: Flask, name: str) -> Market:
 # --- wiring ---
 
 
-def test_each_app_has_its_own_celery_and_private_queue(jobs_app: Flask) -> None:
-    other = create_app({"TESTING": True})
-    try:
-        assert isinstance(get_celery(jobs_app), Celery)
-        assert get_celery(jobs_app) is not get_celery(other)
-        queues = {get_celery(a).conf.task_default_queue for a in (jobs_app, other)}
-        assert len(queues) == 2 and all(q.startswith("workbook-") for q in queues)
-    finally:
-        get_db(other).close()
+def test_each_app_has_its_own_celery_and_private_queue(
+        jobs_app: Flask, make_app: MakeApp) -> None:
+    other = make_app()
+    assert isinstance(get_celery(jobs_app), Celery)
+    assert get_celery(jobs_app) is not get_celery(other)
+    queues = {get_celery(a).conf.task_default_queue for a in (jobs_app, other)}
+    assert len(queues) == 2 and all(q.startswith("workbook-") for q in queues)
 
 
 def test_reliability_settings(jobs_app: Flask) -> None:
@@ -319,7 +317,7 @@ def test_seed_task_builds_an_app_per_attempt_and_retries_a_bug(jobs_app: Flask) 
 
     built = []
 
-    def counting_create_app() -> Flask:
+    def counting_create_app() -> Flask:  # stands in for the seed's create_app(), so it is one
         app = create_app({"TESTING": True})
         built.append(app)
         get_db(app).close()
@@ -342,6 +340,18 @@ def test_roundtrip_is_fast(jobs_app: Flask) -> None:
     assert roundtrip_ms(jobs_app, rounds=5) < 1000
 
 
+def test_roundtrip_is_timed_on_the_clock_it_is_given(jobs_app: Flask) -> None:
+    ticks = iter(range(10**6))  # every reading of the clock is 1 ms after the last
+    assert roundtrip_ms(jobs_app, rounds=3, clock=lambda: next(ticks) / 1000) == pytest.approx(1.0)
+
+
+def test_the_worker_entry_point_is_python_m_patterns_worker(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        worker_main(["--help"])
+    assert exited.value.code == 0 and "python -m patterns.worker" in capsys.readouterr().out
+
+
 # --- real broker ---
 
 
@@ -359,26 +369,21 @@ def _need_real_broker() -> str:
 @pytest.mark.real
 @pytest.mark.slow
 @pytest.mark.parametrize("acks_late, lost", [(True, 0), (False, 1)])
-def test_a_killed_worker_child_loses_no_task_with_late_acks(acks_late: bool, lost: int) -> None:
+def test_a_killed_worker_child_loses_no_task_with_late_acks(
+        make_app: MakeApp, acks_late: bool, lost: int) -> None:
     _need_real_broker()
-    app = create_app({"TESTING": True, "DEMO_ROWS": 5})
-    try:
-        assert lost_on_worker_kill(app, tasks=10, acks_late=acks_late, hold=0.4) == lost
-    finally:
-        get_db(app).close()
+    app = make_app(DEMO_ROWS=5)
+    assert lost_on_worker_kill(app, tasks=10, acks_late=acks_late, hold=0.4) == lost
 
 
 @pytest.mark.real
-def test_a_worker_process_shares_an_embedded_sqlite_database() -> None:
+def test_a_worker_process_shares_an_embedded_sqlite_database(make_app: MakeApp) -> None:
     _need_real_broker()
-    app = create_app({"TESTING": True, "DEMO_ROWS": 5, "DATABASE_URL": None})
-    try:
-        with WorkerProcess(app):
-            assert run_task(app, index_market, 2)["indexed"] is True
-            market = new_market(app, "Made by the parent process")
-            assert run_task(app, index_market, market.id)["indexed"] is True
-    finally:
-        get_db(app).close()
+    app = make_app(DEMO_ROWS=5, DATABASE_URL=None)
+    with WorkerProcess(app):
+        assert run_task(app, index_market, 2)["indexed"] is True
+        market = new_market(app, "Made by the parent process")
+        assert run_task(app, index_market, market.id)["indexed"] is True
 
 
 @pytest.mark.real

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -19,11 +21,11 @@ from evidence.caching import STRATEGIES, hit_speedup, stale_read_trial, stampede
 from evidence.lab import AuthActions
 from evidence.services import real_services, service_answers
 from patterns import caching
-from patterns.app import create_app
 from patterns.caching import RedisCache, cached, dumps, get_cache, loads, make_key
 from patterns.config import ConfigurationError
-from patterns.db import get_db
 from patterns.markets import market_payload
+
+MakeApp = Callable[..., Flask]  # the make_app fixture's type
 
 # --- the seed ---
 
@@ -99,16 +101,13 @@ def test_json_round_trip_keeps_decimals_and_dates() -> None:
 # --- the extension ---
 
 
-def test_each_app_builds_its_own_client(app: Flask) -> None:
-    other = create_app({"TESTING": True, "DATABASE_URL": None})
-    try:
-        get_cache(app).set("k", 1)
-        if app.config["REDIS_URL"] is None:
-            assert isinstance(get_cache(app).client, fakeredis.FakeRedis)
-        assert get_cache(other).get("k") == (False, None)  # separate namespaces or servers
-        assert get_cache(app).get("k") == (True, 1)
-    finally:
-        get_db(other).close()
+def test_each_app_builds_its_own_client(app: Flask, make_app: MakeApp) -> None:
+    other = make_app(DATABASE_URL=None)
+    get_cache(app).set("k", 1)
+    if app.config["REDIS_URL"] is None:
+        assert isinstance(get_cache(app).client, fakeredis.FakeRedis)
+    assert get_cache(other).get("k") == (False, None)  # separate namespaces or servers
+    assert get_cache(app).get("k") == (True, 1)
 
 
 def test_an_unreachable_redis_is_one_readable_error() -> None:
@@ -151,6 +150,13 @@ def test_cached_decorator_uses_all_arguments(app: Flask) -> None:
         price.invalidate(1, currency="EUR")
         assert price(1, currency="EUR") == "1 in EUR"
     assert calls == ["USD", "EUR", "EUR"]
+
+
+def test_a_cached_function_keeps_its_name_and_source() -> None:
+    assert market_payload.__name__ == "market_payload"
+    assert market_payload.__wrapped__ is market_payload.uncached
+    listing = inspect.getsource(market_payload)  # what lesson 08's source() shows
+    assert listing.startswith("@cached(ttl=DEFAULT_TTL)\ndef market_payload(")
 
 
 # --- the API ---
@@ -223,6 +229,12 @@ def test_stale_reads_by_invalidation_strategy(app: Flask, strategy: str, stale: 
 def test_hits_are_faster_than_misses(app: Flask) -> None:
     miss, hit = hit_speedup(app, requests=50)
     assert miss > hit  # the lesson and bench assert the ≥ 3× floor on larger samples
+
+
+def test_hit_speedup_times_each_request_on_the_clock_it_is_given(app: Flask) -> None:
+    ticks = iter(range(10**6))  # every reading of the clock is 1 ms after the last
+    miss, hit = hit_speedup(app, requests=5, clock=lambda: next(ticks) / 1000)
+    assert (miss, hit) == (pytest.approx(1.0), pytest.approx(1.0))  # one start, one stop each
 
 
 # --- the production equivalent ---

@@ -39,6 +39,7 @@ def test_mask_url_hides_passwords(url: str, masked: str) -> None:
     assert "hunter2" not in mask_url(url)
 
 
+# These two call create_app itself: make_app turns a ConfigurationError into pytest.exit.
 def test_unreachable_database_fails_fast_with_one_line_naming_the_variable() -> None:
     with pytest.raises(ConfigurationError) as info:
         create_app({"DATABASE_URL": "postgresql+psycopg://bob:hunter2@127.0.0.1:1/none"})

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask, abort
 from flask.testing import FlaskClient
 
-from patterns.app import create_app
-from patterns.db import get_db
-from patterns.error_handling import (
-    PROBLEM_JSON,
-    ApiError,
-    error_paths,
-    in_problem_shape,
-    problem_json_share,
-)
+from evidence.error_handling import ErrorPath, error_paths, in_problem_shape, problem_json_share
+from patterns.error_handling import PROBLEM_JSON, ApiError
 from patterns.seed.error_handling import seed_app
 from patterns.structured_logging import capture_logs, parse_lines
 
 
-@pytest.fixture(scope="module")
-def paths() -> Iterator[list]:
-    app = create_app({"TESTING": True, "DEMO_ROWS": 5})
-    yield error_paths(app)
-    get_db(app).close()
+@pytest.fixture
+def paths(make_app: Callable[..., Flask]) -> list[ErrorPath]:
+    return error_paths(make_app(DEMO_ROWS=5))
 
 
-def test_every_error_path_is_in_the_one_shape(paths: list) -> None:
+def test_every_error_path_is_in_the_one_shape(paths: list[ErrorPath]) -> None:
     assert problem_json_share(paths) == 1.0
     assert len(paths) >= 12
 
@@ -37,7 +28,7 @@ def test_every_error_path_is_in_the_one_shape(paths: list) -> None:
                                   "bad query parameter", "malformed JSON", "JSON nested too deeply",
                                   "not JSON", "invalid fields", "body over the limit", "no token",
                                   "someone else's market", "unexpected exception"])
-def test_each_path_answers_its_status(paths: list, name: str) -> None:
+def test_each_path_answers_its_status(paths: list[ErrorPath], name: str) -> None:
     _, expected, response = next(p for p in paths if p[0] == name)
     assert response.status_code == expected
     assert in_problem_shape(response)
@@ -45,12 +36,12 @@ def test_each_path_answers_its_status(paths: list, name: str) -> None:
     assert body["instance"] == response.request.path and body["type"] == "about:blank"
 
 
-def test_405_names_the_allowed_methods_sorted(paths: list) -> None:
+def test_405_names_the_allowed_methods_sorted(paths: list[ErrorPath]) -> None:
     response = next(r for name, _, r in paths if name == "wrong method")
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
 
 
-def test_validation_errors_name_each_field(paths: list) -> None:
+def test_validation_errors_name_each_field(paths: list[ErrorPath]) -> None:
     body = next(r for name, _, r in paths if name == "invalid fields").get_json()
     assert set(body["errors"]) == {"name", "volume"}
     assert body["detail"] == "invalid fields: name, volume"
@@ -77,8 +68,8 @@ def test_a_500_leaks_nothing_but_is_logged_with_the_request_id(app: Flask) -> No
     assert "OperationalError" in errors[0]["exception"]
 
 
-def test_http_exceptions_keep_their_status_and_pages_outside_the_api() -> None:
-    app = create_app({"TESTING": True})
+def test_http_exceptions_keep_their_status_and_pages_outside_the_api(make_app) -> None:
+    app = make_app(DEMO_ROWS=0)
     app.add_url_rule("/api/conflict", "conflict", lambda: abort(409))
     app.add_url_rule("/page", "page", lambda: abort(409))
     app.add_url_rule("/boom", "boom", lambda: 1 / 0)
@@ -94,7 +85,6 @@ def test_http_exceptions_keep_their_status_and_pages_outside_the_api() -> None:
     teapot = client.get("/api/teapot")
     assert teapot.status_code == 418 and teapot.headers["Retry-After"] == "5"
     assert teapot.get_json()["title"] == "I'm a Teapot"
-    get_db(app).close()
 
 
 def test_no_error_answer_under_api_is_html(client: FlaskClient) -> None:

@@ -30,7 +30,8 @@ def pattern_modules(*, packages: bool = True) -> list[str]:
 
 def source_files() -> list[Path]:
     """The files of patterns/ outside seed/."""
-    return sorted(p for p in (ROOT / "patterns").rglob("*.py") if "seed" not in p.parts)
+    return sorted(p for p in (ROOT / "patterns").rglob("*.py")
+                  if "seed" not in p.relative_to(ROOT).parts)
 
 
 def web_line() -> tuple[list[str], list[str]]:

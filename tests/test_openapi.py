@@ -11,9 +11,10 @@ from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
-from patterns.app import create_app
+from evidence.lab import lesson_app
+from evidence.openapi import FuzzReport, fuzz
 from patterns.db import get_db
-from patterns.openapi import OPENAPI_PATH, FuzzReport, build_spec, fuzz
+from patterns.openapi import OPENAPI_PATH, build_spec
 
 FUZZ_REQUESTS = 1000
 
@@ -25,7 +26,8 @@ def doc() -> dict:
 
 @pytest.fixture(scope="module")
 def fuzz_report() -> Iterator[FuzzReport]:
-    app = create_app({"TESTING": True, "DEMO_ROWS": 20})
+    """One fuzz run for the four tests below (make_app is per test: it would run it four times)."""
+    app = lesson_app(rows=20)
     yield fuzz(app, FUZZ_REQUESTS)
     get_db(app).close()
 

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from evidence.rest_api import status_code_checks
 from patterns.db import get_db
 from patterns.models import Market
-from patterns.rest_api import status_code_checks
 from patterns.seed.rest_api import seed_app
 from patterns.service_layer import MarketService
 

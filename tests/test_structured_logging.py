@@ -13,8 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from patterns import structured_logging as sl
-from patterns.app import create_app
-from patterns.db import get_db
 from patterns.seed.structured_logging import StructuredFormatter
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -175,24 +173,23 @@ def test_bind_task_id_adds_a_task_id_field_and_resets() -> None:
 
 def _workbook_handlers() -> list[logging.Handler]:
     return [h for h in logging.getLogger(sl.PACKAGE_LOGGER).handlers
-            if getattr(h, "workbook_json", False)]
+            if h.get_name() == sl.HANDLER_NAME]
 
 
-def test_many_apps_still_mean_one_handler(app: Flask) -> None:
-    create_app({"TESTING": True}).extensions["db"].close()
+def test_many_apps_still_mean_one_handler(app: Flask, make_app) -> None:
+    make_app(DEMO_ROWS=0)
     assert len(_workbook_handlers()) == 1
     assert isinstance(_workbook_handlers()[0], logging.NullHandler)  # tests print nothing
 
 
-def test_outside_tests_lines_go_to_a_stream_as_json() -> None:
+def test_outside_tests_lines_go_to_a_stream_as_json(make_app) -> None:
     stream = io.StringIO()
-    app = create_app({"TESTING": True, "LOG_JSON": True})
+    app = make_app(DEMO_ROWS=0, LOG_JSON=True)
     try:
         sl.configure_logging(app, stream)
         app.test_client().get("/api/health", headers={"X-Request-ID": "served"})
     finally:
-        get_db(app).close()
-        create_app({"TESTING": True}).extensions["db"].close()  # back to the quiet handler
+        make_app(DEMO_ROWS=0)  # back to the quiet handler
     (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert line["request_id"] == "served" and line["status"] == 200
 

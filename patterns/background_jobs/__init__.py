@@ -11,12 +11,6 @@ from patterns.background_jobs.celery_app import (
     default_queue,
     get_celery,
 )
-from patterns.background_jobs.evidence import (
-    lost_on_worker_kill,
-    retried_attempts,
-    roundtrip_ms,
-    run_task,
-)
 from patterns.background_jobs.tasks import (
     JOB_TRANSIENT,
     cleanup_expired_markets,
@@ -38,8 +32,7 @@ from patterns.db import get_db
 __all__ = [
     "BEAT_SCHEDULE", "JOB_TRANSIENT", "EmbeddedWorker", "WorkerProcess", "celery_init_app",
     "cleanup_expired_markets", "close_expired_markets", "enqueue_after_commit", "get_celery",
-    "index_market", "init_app", "jobs_ping", "jobs_probe", "lost_on_worker_kill",
-    "retried_attempts", "roundtrip_ms", "run_task", "start_worker", "worker_config",
+    "index_market", "init_app", "jobs_ping", "jobs_probe", "start_worker", "worker_config",
 ]
 
 
@@ -50,4 +43,5 @@ def init_app(app: Flask) -> None:
     db = get_db(app)
     # Both factories: POST/PUT/DELETE requests and new_session(write=True) use the writer's.
     for factory in (db.sessionmaker, db.write_sessionmaker):
+        assert factory is not None, "the database extension is initialised before the jobs"
         listen_for_commits(factory)

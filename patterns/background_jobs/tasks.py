@@ -7,7 +7,7 @@ import os
 import random
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from celery import Task, shared_task, uuid
@@ -27,7 +27,9 @@ from patterns.semantic_search import SqlEmbeddingStore, market_search
 
 # Worth another attempt: the database or Redis dropped a connection, a service was busy.
 # A bug (TypeError) or a missing market is not: it fails, or answers, on the first attempt.
-JOB_TRANSIENT = (*TRANSIENT, OperationalError, redis.ConnectionError, redis.TimeoutError)
+# cast: each is an Exception, as Celery's retry(exc=...) wants; lesson 10 types TRANSIENT wider.
+JOB_TRANSIENT = cast(tuple[type[Exception], ...],
+                     (*TRANSIENT, OperationalError, redis.ConnectionError, redis.TimeoutError))
 MAX_RETRIES = 5
 _jitter = random.Random()
 log = logging.getLogger(__name__)

@@ -12,14 +12,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import redis
 from celery import Celery
+from celery import result as celery_result
 from celery.contrib.testing.worker import TestWorkController
-from celery.result import _set_task_join_will_block
 from celery.utils import timer2
 from celery.utils.nodenames import anon_nodename
 from celery.worker import state as worker_state
@@ -66,7 +65,10 @@ class EmbeddedWorker:
         self._thread = threading.Thread(target=self._run, daemon=True, name="celery-worker")
         self._thread.start()
         self._controller.ensure_started()
-        _set_task_join_will_block(False)
+        # Its pool makes result.get() raise in the whole process (a task must never wait for
+        # another); the caller's threads are no tasks: undo it, as celery.contrib.testing does.
+        # cast: celery-types does not declare this private helper.
+        cast(Any, celery_result)._set_task_join_will_block(False)
         return self
 
     def _run(self) -> None:
@@ -80,9 +82,12 @@ class EmbeddedWorker:
         """Finish the task in hand and stop (about 0.1 s when idle)."""
         if self._thread is None:
             return
-        worker_state.should_terminate = 0  # the flag the worker loop checks between polls
+        # The flag the worker loop checks between polls, holding the exit code (celery's own
+        # start_worker stops its thread so). cast: celery-types declares the flag as None only.
+        flags = cast(Any, worker_state)
+        flags.should_terminate = 0
         self._thread.join(timeout)
-        worker_state.should_terminate = None
+        flags.should_terminate = None
         self._thread = self._controller = None
         self._celery_logger.propagate, level = self._saved_logging[0], self._saved_logging[1]
         self._celery_logger.setLevel(level)
@@ -152,7 +157,7 @@ class WorkerProcess:
         """Start the process and wait until it has answered a task."""
         env = os.environ | {ENV_WORKER_CONFIG: json.dumps(self.config)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "patterns.background_jobs", "--pool", self.pool,
+            [sys.executable, "-m", "patterns.worker", "--pool", self.pool,
              "--concurrency", str(self.concurrency)],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         ping = get_celery(self.app).tasks[jobs_ping.name].apply_async(("ready",), queue=self.queue)
@@ -163,6 +168,11 @@ class WorkerProcess:
             raise RuntimeError(
                 f"the worker did not answer within {timeout} s:\n{self.log()}") from exc
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's main process id (None unless started)."""
+        return None if self.process is None else self.process.pid
 
     def log(self) -> str:
         """The worker's output so far (for failures)."""
@@ -218,11 +228,3 @@ def start_worker(app: Flask) -> EmbeddedWorker | WorkerProcess:
     if app.config.get("BROKER_URL") is None:
         return EmbeddedWorker(app).start()
     return WorkerProcess(app).start()
-
-
-def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> bool:
-    """Poll until predicate() is true or the timeout passes; returns the last answer."""
-    deadline = time.monotonic() + timeout
-    while not (ok := bool(predicate())) and time.monotonic() < deadline:
-        time.sleep(interval)
-    return ok

@@ -1,30 +1,25 @@
-"""The seed's auth middleware, as written, on a bare app; only verify_token (unshown) is ours."""
+"""The seed's auth middleware (its "Middleware Pattern"), as written, on a bare app.
 
-from __future__ import annotations
+(a) Adapted from the seed, because its snippet cannot run as it stands:
+- `from app.auth import verify_token` -> `patterns.seed.harness`: the seed never shows app.auth;
+  the harness gives verify_token a *correct* PyJWT check, so whatever goes wrong in lesson 04
+  comes from the decorators alone.
+- Its "# Usage" route uses `bp` and `User` without defining them: three added lines (marked)
+  give it a blueprint under /api and Flask-SQLAlchemy's `User.query` on the request's session.
+Everything else between the markers is the seed's text.
+"""
+
+# ==== (b) The seed's code ("Middleware Pattern" in backend-patterns.md), as written ====
+# app/middleware/auth.py
 
 from functools import wraps
+from flask import request, g, jsonify
+from patterns.seed.harness import verify_token
+# (adapted: the names the seed's "# Usage" takes from elsewhere)
+from flask import Blueprint
+from patterns.seed.harness import User
+bp = Blueprint('seed_auth', __name__, url_prefix='/api')
 
-import jwt
-from flask import Blueprint, Flask, g, jsonify, request
-from flask.logging import default_handler
-from sqlalchemy import select
-
-from patterns import auth_middleware
-from patterns.app import create_app
-from patterns.db import get_session
-from patterns.models import User
-
-
-def verify_token(token: str) -> User | None:
-    """The seed imports this from app.auth and never shows it: here, a correct PyJWT check."""
-    try:
-        claims = auth_middleware.verify_token(token)
-    except jwt.InvalidTokenError:
-        return None
-    return get_session().get(User, int(claims["sub"]))
-
-
-# ---- the seed's middleware, unchanged below this line ----
 def require_auth(f):
     """Decorator to require authentication."""
     @wraps(f)
@@ -56,32 +51,26 @@ def require_role(role: str):
     return decorator
 
 # Usage
-bp = Blueprint('seed_auth', __name__, url_prefix='/api')
-
 @bp.route('/admin/users', methods=['GET'])
 @require_role('admin')
 def list_users():
-    # The seed's `User.query.all()` is Flask-SQLAlchemy; the same rows through our session:
-    return jsonify({'users': get_session().scalars(select(User)).all()})
-# ---- end of the seed's middleware ----
+    return jsonify({'users': User.query.all()})
+# ==== end of the seed's code ====
 
 
-@bp.route('/whoami', methods=['GET'])
+# ==== (c) Harness: a probe route and the app lesson 04 runs the decorators on ====
+from flask import Flask
+
+from patterns.seed.harness import bare_app
+
+
+@bp.route("/whoami", methods=["GET"])
 @require_auth
 def whoami():
     """A probe: which user did the seed's require_auth let in?"""
-    return jsonify({'user': g.current_user.email})
+    return jsonify({"user": g.current_user.email})
 
 
 def seed_app(rows: int = 20) -> Flask:
     """A bare Flask app: the seed's decorators in front of its routes, no error handlers."""
-    base = create_app({"TESTING": True, "DEMO_ROWS": rows})
-    app = Flask("seed_auth")
-    app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False,
-                      SECRET_KEY=base.config["SECRET_KEY"])
-    app.logger.removeHandler(default_handler)  # the lesson shows the 500, not its traceback
-    app.logger.disabled = True
-    app.extensions["db"] = base.extensions["db"]
-    app.teardown_appcontext(base.teardown_appcontext_funcs[0])
-    app.register_blueprint(bp)
-    return app
+    return bare_app("seed_auth", bp, rows=rows)

@@ -1,15 +1,15 @@
-"""The seed's centralized error handlers, as written, on a bare app with three small routes."""
+"""The seed's centralized error handlers (its "Centralized Error Handler"), as written.
 
-from __future__ import annotations
+(a) Adapted from the seed: nothing; the snippet runs as it stands. The harness puts the handlers
+on a bare app with three small routes, so lesson 09 can show what they answer.
+"""
 
-import logging
+# ==== (b) The seed's code ("Centralized Error Handler" in backend-patterns.md), as written ====
+# app/errors.py
 
-from flask import Flask, jsonify, request
-from flask.logging import default_handler
+from flask import jsonify
 from marshmallow import ValidationError
 
-
-# ---- the seed's error handlers, unchanged below this line ----
 class ApiError(Exception):
     def __init__(self, message: str, status_code: int = 400):
         self.message = message
@@ -39,15 +39,19 @@ def register_error_handlers(app):
             'success': False,
             'error': 'Internal server error'
         }), 500
-# ---- end of the seed's error handlers ----
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: the app lesson 09 runs the handlers on ====
+from flask import Flask, request
+
+from patterns.seed.harness import bare_app
 
 
 def seed_app() -> Flask:
     """A bare app with the seed's handlers: a market lookup, an echo of a JSON body, a crash."""
-    app = Flask("seed_errors")
     # Its log goes nowhere unless a lesson captures it (capture_logs(logger="seed_errors")).
-    app.logger.removeHandler(default_handler)
-    app.logger.addHandler(logging.NullHandler())
+    app = bare_app("seed_errors", log=True)
     register_error_handlers(app)
 
     @app.get("/api/markets/<int:market_id>")

@@ -1,7 +1,13 @@
-"""A stand-in for the seed's unseen app.rag: the usual shape, one index in a module global."""
+"""A stand-in for the seed's app.rag, which it imports and never shows: one index in a global.
 
-from __future__ import annotations
+(a) Adapted from the seed: the whole module. The seed's service imports `generate_embedding`
+and `vector_search` from app.rag; this gives them the usual shape of such a module (one index in
+module globals, filled by a start-up script), so lesson 03 can run the seed's service.
+"""
 
+# ==== (b) The seed's code: none; the seed shows only the import, in service_layer.py ====
+
+# ==== (c) Harness: the stand-in ====
 from collections.abc import Iterable
 
 import numpy as np
@@ -25,10 +31,12 @@ def index_markets(documents: Iterable[tuple[int, str]]) -> int:
 
 
 def generate_embedding(text: str) -> np.ndarray:
+    """The query's vector, from the same embedder as the index."""
     return _EMBEDDER.embed([text])[0]
 
 
 def vector_search(embedding: np.ndarray, limit: int = 10) -> list[dict]:
+    """The ids and scores of the limit nearest markets, best first."""
     scores = _VECTORS @ embedding
     best = np.argsort(-scores)[:limit]
     return [{"id": _IDS[i], "score": float(scores[i])} for i in best]

@@ -1,16 +1,18 @@
-"""The seed's MarketRepository, as written: legacy Query.get and a commit inside every method."""
+"""The seed's MarketRepository (its "Repository Pattern"), as written: legacy Query.get and a
+commit inside every method.
 
-# ruff: noqa: UP045  (the seed's Optional[...] is kept as written)
-# Only the imports are adapted (app.models, app.schemas → patterns). Everything below them is
-# the seed's text: it runs on SQLAlchemy 2.x, with a LegacyAPIWarning from Query.get.
+(a) Adapted from the seed: only the imports, because this package has no `app`:
+`app.models` -> `patterns.models`, `app.schemas.MarketFilters` -> `patterns.repository`.
+The rest runs unchanged on SQLAlchemy 2.x, with a LegacyAPIWarning from Query.get.
+"""
+
+# ==== (b) The seed's code ("Repository Pattern" in backend-patterns.md), as written ====
+# app/repositories/market_repository.py
 
 from typing import Optional
-
 from sqlalchemy.orm import Session
-
 from patterns.models import Market
 from patterns.repository import MarketFilters
-
 
 class MarketRepository:
     def __init__(self, session: Session):
@@ -58,3 +60,7 @@ class MarketRepository:
         self._session.delete(market)
         self._session.commit()
         return True
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: none; lessons 02 and 03 give it a session ====

@@ -1,64 +1,21 @@
-"""The seed's markets blueprint, as written, over a static-method service that returns dicts."""
+"""The seed's markets blueprint (its "RESTful API Structure"), as written, on a bare app.
 
-from __future__ import annotations
+(a) Adapted from the seed, because its imports name modules this package does not have:
+- `from app.models import Market` -> `patterns.models` (the seed imports Market and never uses it).
+- `from app.services.market_service import MarketService` -> `patterns.seed.harness`: the seed
+  calls a static-method service it never shows (its own MarketService, in the Service Layer
+  Pattern, takes a repository in `__init__`); the harness gives it one that returns dicts.
+Everything else between the markers is the seed's text.
+"""
 
-from typing import Any
+# ==== (b) The seed's code ("RESTful API Structure" in backend-patterns.md), as written ====
+# Flask Blueprint structure
+# app/api/markets.py
 
-from flask import Blueprint, Flask, jsonify, request
-from sqlalchemy import select
-
-from patterns.app import create_app
-from patterns.db import get_session
+from flask import Blueprint, request, jsonify
 from patterns.models import Market
+from patterns.seed.harness import MarketService
 
-
-class MarketService:
-    """What the seed's routes assume: static methods over a global session (never shown)."""
-
-    @staticmethod
-    def get_all(status: str | None = None, limit: int = 20, offset: int = 0) -> list[dict]:
-        stmt = select(Market).order_by(Market.id)
-        if status:
-            stmt = stmt.where(Market.status == status)
-        return [_to_dict(m) for m in get_session().scalars(stmt.offset(offset).limit(limit))]
-
-    @staticmethod
-    def get_by_id(market_id: int) -> dict | None:
-        market = get_session().get(Market, market_id)
-        return None if market is None else _to_dict(market)
-
-    @staticmethod
-    def create(data: dict) -> dict:
-        market = Market(**data, creator_id=1)  # the seed never says who creates it
-        get_session().add(market)
-        get_session().commit()
-        return _to_dict(market)
-
-    @staticmethod
-    def update(market_id: int, data: dict) -> dict | None:
-        market = get_session().get(Market, market_id)
-        if market is None:
-            return None
-        for key, value in data.items():
-            setattr(market, key, value)
-        get_session().commit()
-        return _to_dict(market)
-
-    @staticmethod
-    def delete(market_id: int) -> bool:
-        market = get_session().get(Market, market_id)
-        if market is None:
-            return False
-        get_session().delete(market)
-        get_session().commit()
-        return True
-
-
-def _to_dict(m: Market) -> dict[str, Any]:
-    return {"id": m.id, "name": m.name, "status": str(m.status), "volume": float(m.volume or 0)}
-
-
-# ---- the seed's blueprint, unchanged below this line ----
 bp = Blueprint('markets', __name__, url_prefix='/api/markets')
 
 @bp.route('', methods=['GET'])
@@ -98,16 +55,15 @@ def delete_market(market_id: int):
     """DELETE /api/markets/:id - Delete market"""
     MarketService.delete(market_id)
     return jsonify({'success': True}), 204
-# ---- end of the seed's blueprint ----
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: the app lesson 01 runs the blueprint on ====
+from flask import Flask
+
+from patterns.seed.harness import bare_app
 
 
 def seed_app(rows: int = 100) -> Flask:
     """A bare Flask app with only the seed's blueprint on fresh demo tables (no error handlers)."""
-    base = create_app({"TESTING": True, "DEMO_ROWS": rows})
-    app = Flask("seed")
-    app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
-    app.logger.disabled = True  # the seed logs 500s with tracebacks; the lesson shows the status
-    app.extensions["db"] = base.extensions["db"]
-    app.teardown_appcontext(base.teardown_appcontext_funcs[0])
-    app.register_blueprint(bp)
-    return app
+    return bare_app("seed", bp, rows=rows)

@@ -1,11 +1,15 @@
-"""The seed's retry decorator, as written (lesson 10 shows its pitfalls; do not use it)."""
+"""The seed's retry decorator (its "Retry with Exponential Backoff"), as written; do not use it.
 
+(a) Adapted from the seed: nothing; the decorator runs as it stands (lesson 10 patches its
+time.sleep). The seed's "# Usage" lines are left out: they call a real URL with requests.
+"""
+
+# ==== (b) The seed's code ("Retry with Exponential Backoff", backend-patterns.md), as written ====
 import time
 from functools import wraps
-from typing import Callable, TypeVar  # noqa: UP035 - the seed's import, as written
+from typing import Callable, TypeVar
 
 T = TypeVar('T')
-
 
 def retry_with_backoff(
     max_retries: int = 3,
@@ -32,3 +36,7 @@ def retry_with_backoff(
 
         return decorated
     return decorator
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: none; lesson 10 decorates its own functions ====

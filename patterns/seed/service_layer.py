@@ -1,13 +1,13 @@
-"""The seed's MarketService, as written: semantic search over module-level RAG functions."""
+"""The seed's MarketService (its "Service Layer Pattern"), as written: it calls a find_by_ids
+its repository lacks. (a) Adapted: only the imports (there is no `app` package here):
+app.repositories -> patterns.seed.repository; app.rag, never shown -> stand-in patterns.seed.rag."""
 
-# Only the imports are adapted: the seed's app.rag is never shown, so patterns.seed.rag stands
-# in for it. Note what the seed's service calls and its repository never defines: find_by_ids.
+# ==== (b) The seed's code ("Service Layer Pattern" in backend-patterns.md), as written ====
+# app/services/market_service.py
 
-from typing import Optional  # noqa: F401  (the seed imports it)
-
-from patterns.seed.rag import generate_embedding, vector_search
+from typing import Optional
 from patterns.seed.repository import MarketRepository
-
+from patterns.seed.rag import generate_embedding, vector_search
 
 class MarketService:
     def __init__(self, repo: MarketRepository):
@@ -35,3 +35,7 @@ class MarketService:
         markets.sort(key=lambda m: score_map.get(m.id, 0), reverse=True)
 
         return markets
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: none; lesson 03 gives it a repository (patterns.seed.rag is the index) ====

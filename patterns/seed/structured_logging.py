@@ -1,9 +1,13 @@
-"""The seed's JSON log formatter, as written."""
+"""The seed's JSON log formatter (its "Structured Logging"), as written.
 
-# ---- the seed's formatter, unchanged below this line ----
-import logging  # noqa: I001 (the seed's import order)
+(a) Adapted from the seed: nothing in the formatter. The seed's "# Setup" lines are left out:
+they add a handler to a global `app` at import time; lesson 12 attaches the formatter itself.
+"""
+
+# ==== (b) The seed's code ("Structured Logging" in backend-patterns.md), as written ====
+import logging
 import json
-from flask import request, g  # noqa: F401 (the seed imports request and never uses it)
+from flask import request, g
 
 class StructuredFormatter(logging.Formatter):
     def format(self, record):
@@ -22,4 +26,7 @@ class StructuredFormatter(logging.Formatter):
             log_entry['user_id'] = g.current_user.id
 
         return json.dumps(log_entry)
-# ---- end of the seed's formatter ----
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: none; lesson 12 puts the formatter on its own handler ====

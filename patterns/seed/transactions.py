@@ -1,19 +1,22 @@
-"""The seed's transaction pattern, as written; only the global db.session became a parameter."""
+"""The seed's transaction pattern (its "Transaction Pattern"), as written, and a nested use of it.
 
-from __future__ import annotations
+(a) Adapted from the seed, because its snippet reads a global it never shows:
+- `from app import db` is gone: the global `db.session` became a parameter, `session`, so each
+  lesson and test passes its own.
+- Its "# Usage" lines run at import and use an undefined `user`: they became `seed_usage(session,
+  user)`; the market gets a creator and the position a side and an amount, which the schema
+  requires, so the one failure left is the seed's own (`market.id` is still None).
+Everything else between the markers is the seed's text.
+"""
 
-from collections.abc import Iterator
+# ==== (b) The seed's code ("Transaction Pattern" in backend-patterns.md), as written ====
 from contextlib import contextmanager
+# (adapted: the models and values the seed's "# Usage" takes from elsewhere)
 from decimal import Decimal
+from patterns.models import Market, Position, Side
 
-from sqlalchemy.orm import Session
-
-from patterns.models import Market, Position, Side, User
-
-
-# ---- the seed's context manager, unchanged apart from `session` ----
 @contextmanager
-def transaction(session: Session) -> Iterator[Session]:
+def transaction(session):
     """Context manager for database transactions."""
     try:
         yield session
@@ -21,18 +24,24 @@ def transaction(session: Session) -> Iterator[Session]:
     except Exception:
         session.rollback()
         raise
-# ---- end of the seed's context manager ----
 
-
-def seed_usage(session: Session, user: User) -> Position:
-    """The seed's usage example (the market gets a creator: the schema requires one)."""
-    with transaction(session) as s:
+# Usage
+def seed_usage(session, user):
+    with transaction(session) as session:
         market = Market(name='Test', creator_id=user.id)
-        s.add(market)
-        position = Position(market_id=market.id, user_id=user.id, side=Side.YES,
-                            amount=Decimal("10.00"))
-        s.add(position)
+        session.add(market)
+        position = Position(market_id=market.id, user_id=user.id,
+                            side=Side.YES, amount=Decimal("10.00"))
+        session.add(position)
     return position
+# Commits on success, rolls back on error
+# ==== end of the seed's code ====
+
+
+# ==== (c) Harness: a multi-row operation in the seed's style, for lesson 07's fault injection ====
+from sqlalchemy.orm import Session
+
+from patterns.models import User
 
 
 def open_market_nested(session: Session, user: User, amounts: list[Decimal],

@@ -1,29 +1,23 @@
-"""Caching with Redis: a client built by the app factory, complete keys, typed JSON, TTLs,
-stampede protection, and invalidation that never lets a read after a write go stale."""
+"""The app's Redis cache: a client built by the app factory, TTLs, stampede protection, and
+invalidation that never lets a read after a write go stale."""
 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import inspect
-import json
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import fakeredis
 import redis
 from flask import Flask, current_app
 
+from patterns.caching.codec import dumps, loads
 from patterns.config import ENV_REDIS_URL, ConfigurationError, mask_url
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 EXTENSION = "redis_cache"  # not "cache": Flask-Caching keeps a dict under that name
@@ -31,64 +25,7 @@ DEFAULT_TTL = 300
 # A generation outlives any computation in flight by far; it only has to outlast one load.
 GENERATION_TTL = 3600
 LOCK_TTL_MS = 10_000  # a holder that dies frees the lock after this long
-KEY_VERSION = 1  # bump when the shape of cached values changes: old entries are never read
 
-
-# --- Serialization: JSON that gives back the types it was given ---
-
-def _encode(value: Any) -> Any:
-    # Tagged objects for what JSON lacks; Decimal as a string keeps every digit.
-    if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
-    raise TypeError(f"cannot cache a value of type {type(value).__name__}")
-
-
-_DECODERS: dict[str, Callable[[str], Any]] = {
-    "$decimal": Decimal, "$datetime": datetime.fromisoformat, "$date": date.fromisoformat,
-}
-
-
-def _decode(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        (tag, raw), = obj.items()
-        if tag in _DECODERS:
-            return _DECODERS[tag](raw)
-    return obj
-
-
-def dumps(value: Any) -> str:
-    """JSON text for a value; Decimal, datetime and date survive the round trip."""
-    return json.dumps(value, default=_encode, sort_keys=True, separators=(",", ":"))
-
-
-def loads(text: str | bytes) -> Any:
-    """The value dumps() wrote, with its Decimals and datetimes restored."""
-    return json.loads(text, object_hook=_decode)
-
-
-# --- Keys ---
-
-def make_key(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *,
-             version: int = KEY_VERSION) -> str:
-    """v<version>:<module.qualname>:<every argument by name, defaults applied, as sorted JSON>."""
-    # Binding to the signature makes f(1, x=2), f(1, 2) and f(a=1, x=2) one key, and
-    # f(1, x=2) and f(1, x=3) two keys: keyword arguments are part of the key, not dropped.
-    bound = inspect.signature(f).bind(*args, **kwargs)
-    bound.apply_defaults()
-    try:
-        arguments = dumps(bound.arguments)
-    except TypeError as exc:
-        raise TypeError(f"cannot build a cache key for {f.__qualname__}: {exc}") from None
-    if len(arguments) > 200:  # long arguments: a digest keeps keys short, collisions negligible
-        arguments = "sha256:" + hashlib.sha256(arguments.encode()).hexdigest()[:32]
-    return f"v{version}:{f.__module__}.{f.__qualname__}:{arguments}"
-
-
-# --- The extension ---
 
 @dataclass
 class CacheStats:
@@ -137,7 +74,7 @@ class RedisCache:
 
     def __init__(self, app: Flask | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.client: redis.Redis | None = None
+        self._client: redis.Redis | None = None
         self.namespace = "wb"
         self.default_ttl = DEFAULT_TTL
         self.stats = CacheStats()
@@ -151,25 +88,34 @@ class RedisCache:
     def init_app(self, app: Flask) -> None:
         """Build the client from app.config (never at import time) and register the extension."""
         url = app.config.get("REDIS_URL")
+        client: redis.Redis
         if url is None:
             # A private in-memory server per app: two apps (two tests) never share entries.
-            self.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+            client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         else:
-            self.client = redis.Redis.from_url(url, socket_connect_timeout=2)
+            client = redis.Redis.from_url(url, socket_connect_timeout=2)
             try:
-                self.client.ping()
+                client.ping()
             except (redis.RedisError, ValueError) as exc:
                 raise ConfigurationError(
                     f"{ENV_REDIS_URL}={mask_url(url)}: cannot use this Redis: {exc}") from None
+        self._client = client
         # Tests and notebooks share one real Redis: each app gets its own key prefix.
         self.namespace = app.config.get("CACHE_NAMESPACE") or (
             f"wb:{secrets.token_hex(4)}" if app.testing else "wb")
         self.default_ttl = int(app.config.get("CACHE_TTL", DEFAULT_TTL))
-        self._store = self.client.register_script(_STORE_IF_CURRENT)
-        self._release = self.client.register_script(_RELEASE)
+        self._store = client.register_script(_STORE_IF_CURRENT)
+        self._release = client.register_script(_RELEASE)
         app.extensions[EXTENSION] = self
         if app.testing and url is not None:
             atexit.register(self.clear)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client init_app built."""
+        if self._client is None:  # a cache used before init_app: say so, not AttributeError
+            raise RuntimeError("this RedisCache has no client yet: call init_app(app) first")
+        return self._client
 
     def full_key(self, key: str) -> str:
         """The key as stored in Redis: prefixed with this cache's namespace."""
@@ -218,7 +164,7 @@ class RedisCache:
                 self.stats.count("recomputes")
                 return compute()
 
-    def _compute_and_store(self, full: str, gen_key: str, generation: bytes | None,
+    def _compute_and_store(self, full: str, gen_key: str, generation: bytes | str | None,
                            compute: Callable[[], R], ttl: int | None, guard: bool) -> R:
         value = compute()
         self.stats.count("recomputes")
@@ -256,27 +202,3 @@ def get_cache(app: Flask | None = None) -> RedisCache:
 def init_app(app: Flask) -> RedisCache:
     """Bind a RedisCache to the app (create_app calls this, and mounts `bp` itself)."""
     return RedisCache(app)
-
-
-# --- The decorator ---
-
-def cached(ttl: int | None = None, *, version: int = KEY_VERSION
-           ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Cache a function's results in the current app's cache, keyed by all of its arguments."""
-
-    def decorator(f: Callable[P, R]) -> Callable[P, R]:
-        def key(*args: Any, **kwargs: Any) -> str:
-            return make_key(f, args, kwargs, version=version)
-
-        @wraps(f)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            # The client is looked up per call, in the app that is running: nothing at import.
-            return get_cache().get_or_compute(key(*args, **kwargs), lambda: f(*args, **kwargs),
-                                              ttl=ttl)
-
-        wrapper.key = key  # type: ignore[attr-defined]
-        wrapper.invalidate = lambda *a, **kw: get_cache().invalidate(key(*a, **kw))  # type: ignore[attr-defined]
-        wrapper.uncached = f  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorator

@@ -1,17 +1,20 @@
-"""Evidence for lesson 11: round trip, retries, and tasks lost when a worker child is killed."""
+"""Lesson 11's evidence: round trip, retries, and tasks lost when a worker child is killed."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import signal
 import time
-from statistics import median
+from collections.abc import Callable
 from typing import Any
 
 import redis
+from celery import Task
 from flask import Flask
 
+from evidence.timing import Clock, median_ms
 from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.tasks import index_market, jobs_ping, jobs_probe
 from patterns.background_jobs.workers import WorkerProcess
@@ -21,21 +24,22 @@ RESULT_TIMEOUT = 30.0
 _POLL = 0.002  # result polling of the in-memory backend; the Redis backend is pushed
 
 
-def run_task(app: Flask, task: Any, *args: Any, **kwargs: Any) -> Any:
+def run_task(app: Flask, task: Task, *args: Any, **kwargs: Any) -> Any:
     """Send a task through the broker to the running worker and wait for its result."""
     result = get_celery(app).tasks[task.name].apply_async(args, kwargs)
     return result.get(timeout=RESULT_TIMEOUT, interval=_POLL)
 
 
-def roundtrip_ms(app: Flask, rounds: int = 20) -> float:
+def roundtrip_ms(app: Flask, rounds: int = 20, *, clock: Clock = time.perf_counter) -> float:
     """Median milliseconds from enqueue to result for a task that does nothing."""
     run_task(app, jobs_ping, "warm-up")
-    samples = []
-    for i in range(rounds):
-        started = time.perf_counter()
-        assert run_task(app, jobs_ping, i) == i
-        samples.append((time.perf_counter() - started) * 1000)
-    return median(samples)
+    numbers = itertools.count()
+
+    def one_round() -> None:
+        number = next(numbers)
+        assert run_task(app, jobs_ping, number) == number
+
+    return median_ms(one_round, rounds, clock=clock)
 
 
 def retried_attempts(app: Flask, market_id: int, failures: int = 2) -> int:
@@ -64,8 +68,8 @@ def lost_on_worker_kill(app: Flask, *, tasks: int = 10, acks_late: bool = True,
         _wait(lambda: cache.client.llen(started_key) > 0, RESULT_TIMEOUT)
         first = cache.client.lindex(started_key, 0)
         assert first is not None, "no task started"
-        victim = int(first.decode().split(":")[1])
-        assert victim != worker.process.pid, "tasks must run in pool children"  # type: ignore[union-attr]
+        victim = int(_text(first).split(":")[1])
+        assert victim != worker.pid, "tasks must run in pool children"
         os.kill(victim, signal.SIGKILL)
         # Wait for every task to finish, or for the queue to be empty and nothing to move.
         last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 120
@@ -85,7 +89,12 @@ def lost_on_worker_kill(app: Flask, *, tasks: int = 10, acks_late: bool = True,
         broker.close()
 
 
-def _wait(predicate: Any, timeout: float) -> None:
+def _text(value: bytes | str) -> str:
+    # redis-py answers bytes (the cache's client does not decode), typed as either.
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -1,4 +1,4 @@
-"""`python -m patterns.background_jobs`: a Celery worker process for its parent's app."""
+"""`python -m patterns.worker`: a Celery worker process for its parent's app."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+# It builds the whole app, so it lives beside patterns.app and patterns.serve: inside the
+# background_jobs package, which create_app imports, it would close an import cycle.
 from patterns.app import create_app
 from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.workers import ENV_WORKER_CONFIG
@@ -14,7 +16,7 @@ from patterns.background_jobs.workers import ENV_WORKER_CONFIG
 
 def main(argv: list[str] | None = None) -> int:
     """Build the app from WORKBOOK_WORKER_CONFIG (or the environment) and run a worker on it."""
-    parser = argparse.ArgumentParser(prog="python -m patterns.background_jobs")
+    parser = argparse.ArgumentParser(prog="python -m patterns.worker")
     parser.add_argument("--pool", default="solo", choices=["solo", "prefork", "threads"])
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--loglevel", default="WARNING")
