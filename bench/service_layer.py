@@ -1,47 +1,26 @@
-"""search.*: precision@5 of semantic search and of LIKE on labelled queries; top-10 latency; the
-cost of keeping a process's cache in step with the stored index."""
+"""service.*: the service's use cases on the fake unit of work against the same on the database."""
 
 from __future__ import annotations
 
 from evidence.lab import lesson_app
+from evidence.service_layer import commits_per_use_case, fake_vs_database
 from patterns.db import get_db
-from patterns.search_evaluation import (
-    LABELLED_QUERIES,
-    SEARCH_DEMO_ROWS,
-    build_index,
-    evaluate_search,
-    stored_demo_app,
-    sync_costs,
-    top10_latency_ms,
-)
 
 
 def figures(quick: bool = False) -> dict[str, float | int]:
-    """search.precision_at_5 and search.like_precision_at_5 (480 demo markets, 20 labelled
-    queries); search.top10_ms_100k: median ms to embed a query and rank 100,000 vectors;
-    search.cold_load_ms_100k / sync_unchanged_ms_100k / sync_after_write_ms_100k: a process's
-    first load of 100,000 stored vectors, the per-search check when nothing changed, and the
-    refresh after another process stored one vector (medians, on the configured database)."""
-    app = lesson_app(rows=SEARCH_DEMO_ROWS)
+    """service.fake_speedup: a unit test's worth of use cases (3 creates, a search, an update, a
+    delete) on the configured database vs. on the fake unit of work (median time ratio);
+    service.write_commits / service.idle_commits: commits the fake counts for the four writes
+    (one each: 4) and for the reads and the writes to a missing id (none: 0)."""
+    counts = commits_per_use_case()
+    app = lesson_app(rows=100)
     try:
-        evaluation = evaluate_search(app)
+        ratio = fake_vs_database(app, repeat=5 if quick else 20)
     finally:
         get_db(app).close()
-    vectors = 20_000 if quick else 100_000  # quick: a smaller index under the same name
-    index = build_index(vectors)
-    latency = top10_latency_ms(index, repeats=20 if quick else 100)
-    stored = stored_demo_app(vectors, index=index)
-    try:
-        costs = sync_costs(stored, repeats=10 if quick else 30)
-    finally:
-        get_db(stored).close()
+    idle = ("get_all", "search_markets", "update a missing id", "delete a missing id")
     return {
-        "search.labelled_queries": len(LABELLED_QUERIES),
-        "search.precision_at_5": round(evaluation.precision_at_5, 3),
-        "search.like_precision_at_5": round(evaluation.like_precision_at_5, 3),
-        "search.top10_ms_100k": round(latency, 2),
-        "search.index_vectors": vectors,
-        "search.cold_load_ms_100k": round(costs.cold_load_ms, 1),
-        "search.sync_unchanged_ms_100k": round(costs.unchanged_ms, 3),
-        "search.sync_after_write_ms_100k": round(costs.after_write_ms, 3),
+        "service.fake_speedup": round(ratio.speedup, 1),
+        "service.write_commits": sum(v for k, v in counts.items() if k not in idle),
+        "service.idle_commits": sum(counts[k] for k in idle),
     }

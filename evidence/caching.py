@@ -18,8 +18,8 @@ from patterns.caching import get_cache
 from patterns.db import get_session
 from patterns.markets import invalidate_market, market_payload
 from patterns.models import Market
-from patterns.repository import SqlAlchemyMarketRepository
 from patterns.service_layer import MarketService
+from patterns.unit_of_work import SqlAlchemyUnitOfWork
 
 
 def stampede_trial(app: Flask, clients: int = 50, *, protect: bool = True) -> int:
@@ -90,10 +90,8 @@ def stale_read_trial(app: Flask, *, ops: int = 300, seed: int = 0, markets: int 
     reads = stale = racing = writes = 0
 
     def service() -> MarketService:
-        session = get_session()
         listener = invalidate_market if invalidating else (lambda _id: None)
-        return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                             on_change=listener)
+        return MarketService(SqlAlchemyUnitOfWork(get_session()), on_change=listener)
 
     def update(market_id: int) -> None:
         with app.app_context():

@@ -6,23 +6,22 @@ from typing import Any
 
 from patterns.caching import DEFAULT_TTL, cached
 from patterns.db import get_session
-from patterns.repository import SqlAlchemyMarketRepository
 from patterns.schemas import MarketSchema
 from patterns.semantic_search import market_search
 from patterns.service_layer import MarketService
+from patterns.unit_of_work import SqlAlchemyUnitOfWork
 
 
 def market_service() -> MarketService:
-    """The service for this request: the request's session is its repository and unit of work."""
-    session = get_session()
-    return MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                         search=market_search(), on_change=invalidate_market)
+    """The service for this request: the request's session is its unit of work."""
+    return MarketService(SqlAlchemyUnitOfWork(get_session()), search=market_search(),
+                         on_change=invalidate_market)
 
 
 @cached(ttl=DEFAULT_TTL)
 def market_payload(market_id: int) -> dict[str, Any] | None:
     """GET /api/markets/<id>'s data: the market as the API shows it, or None (never cached)."""
-    market = MarketService(SqlAlchemyMarketRepository(get_session())).get_by_id(market_id)
+    market = MarketService(SqlAlchemyUnitOfWork(get_session())).get_by_id(market_id)
     return None if market is None else MarketSchema().dump(market)
 
 

@@ -1,4 +1,4 @@
-"""The service layer: use cases over a repository it receives; one commit each, search included."""
+"""The service layer: use cases over the unit of work it receives; one commit each."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates
 
 from patterns.models import Market, MarketStatus
-from patterns.repository import MarketFilters, MarketRepository
+from patterns.repository import MarketFilters
 from patterns.schemas import Strict
-from patterns.semantic_search import EmbeddingStore, MarketSearch, document, embedding_store
+from patterns.semantic_search import MarketSearch, document
+from patterns.unit_of_work import UnitOfWork
 
 MAX_QUERY_CHARS = 200
 MAX_SEARCH_LIMIT = 50
@@ -29,10 +30,6 @@ class SearchQuerySchema(Strict):
             raise ValidationError("must not be blank")
 
 
-def _no_commit() -> None:
-    """The default unit of work for fakes: nothing to commit."""
-
-
 def _no_change(market_id: int) -> None:
     """The default change listener: nothing cached to forget."""
 
@@ -46,58 +43,57 @@ class SearchResult:
 
 
 class MarketService:
-    """Market use cases; the caller decides storage (repo), transaction end (commit) and index."""
+    """Market use cases; the caller decides storage and transaction (uow) and the index cache."""
 
-    def __init__(self, repo: MarketRepository, *, commit: Callable[[], None] = _no_commit,
-                 search: MarketSearch | None = None, embeddings: EmbeddingStore | None = None,
+    def __init__(self, uow: UnitOfWork, *, search: MarketSearch | None = None,
                  on_change: Callable[[int], None] = _no_change) -> None:
-        self._repo = repo
-        self._commit = commit
+        # Markets, their stored vectors and the commit: one transaction, the caller's.
+        self._uow = uow
+        # The process's cache of the stored index (none given: a private one).
+        self._search = search if search is not None else MarketSearch()
         # Told the id of every market an update or delete committed (the cache forgets it).
         self._on_change = on_change
-        # The process's cache of the index (no cache given: a private one)...
-        self._search = search if search is not None else MarketSearch()
-        # ...and where its vectors persist: beside the repository's rows, in its transaction.
-        self._embeddings = embeddings if embeddings is not None else embedding_store(repo)
 
     def get_all(self, *, status: str | None = None, limit: int = 20,
                 offset: int = 0) -> list[Market]:
         """A page of markets, optionally of one status."""
-        return self._repo.find_all(filters=MarketFilters(status=status), limit=limit, offset=offset)
+        return self._uow.markets.find_all(filters=MarketFilters(status=status), limit=limit,
+                                          offset=offset)
 
     def get_by_id(self, market_id: int) -> Market | None:
         """One market or None."""
-        return self._repo.find_by_id(market_id)
+        return self._uow.markets.find_by_id(market_id)
 
     def create(self, data: dict[str, Any], *, creator_id: int) -> Market:
         """Create a market owned by creator_id and store its vector: one commit for both."""
-        market = self._repo.create(_normalize(data) | {"creator_id": creator_id})
-        # In the same transaction: the market and its vector commit, or roll back, together.
-        self._search.index(self._embeddings, [(market.id, document(market.name,
-                                                                   market.description))])
-        self._commit()
+        with self._uow as uow:  # an error on the way rolls both back
+            market = uow.markets.create(_normalize(data) | {"creator_id": creator_id})
+            self._index(market)
+            uow.commit()
         return market
 
     def update(self, market_id: int, data: dict[str, Any]) -> Market | None:
         """Update a market's writable fields and its vector, commit; None when it does not exist."""
-        market = self._repo.update(market_id, _normalize(data))
-        if market is not None:
-            self._search.index(self._embeddings, [(market.id, document(market.name,
-                                                                       market.description))])
-            self._commit()
-            # After the commit, never before: a read in between would cache the old row again.
-            self._on_change(market_id)
+        with self._uow as uow:
+            market = uow.markets.update(market_id, _normalize(data))
+            if market is None:
+                return None
+            self._index(market)
+            uow.commit()
+        # After the commit, never before: a read in between would cache the old row again.
+        self._on_change(market_id)
         return market
 
     def delete(self, market_id: int) -> bool:
         """Delete a market and its vector, commit; False when it does not exist."""
-        deleted = self._repo.delete(market_id)
-        if deleted:
-            self._search.remove(self._embeddings, market_id)  # SQL cascades; a fake may not
-            self._commit()
-            self._on_change(market_id)
-            self._search.forget(market_id)  # this process's cache, at once (others: on a hit)
-        return deleted
+        with self._uow as uow:
+            if not uow.markets.delete(market_id):
+                return False
+            self._search.remove(uow.embeddings, market_id)  # SQL cascades; a fake may not
+            uow.commit()
+        self._on_change(market_id)
+        self._search.forget(market_id)  # this process's cache, at once (others: on a hit)
+        return True
 
     def search_markets(self, query: str, *, limit: int = 10) -> list[SearchResult]:
         """Semantic search: the markets most similar to query, best first, ties by id."""
@@ -109,9 +105,9 @@ class MarketService:
         # by another process) is forgotten, and the search runs again to fill its place.
         while True:
             hits = self._search.vector_search(embedding, limit=limit)
-            if not self._search.drop_unstored(self._embeddings, [h.id for h in hits]):
+            if not self._search.drop_unstored(self._uow.embeddings, [h.id for h in hits]):
                 break
-        found = {m.id: m for m in self._repo.find_by_ids([h.id for h in hits])}
+        found = {m.id: m for m in self._uow.markets.find_by_ids([h.id for h in hits])}
         # Already best first, ties by id: no re-sort, no default score.
         return [SearchResult(found[h.id], h.score) for h in hits if h.id in found]
 
@@ -120,29 +116,32 @@ class MarketService:
         # Once per process: vectors for the markets written without the service (demo data,
         # imports), stored in a transaction of their own: a search never commits the caller's.
         if not self._search.loaded:
-            self._search.backfill(self._embeddings)
-        return self._search.sync(self._embeddings)
+            self._search.backfill(self._uow.embeddings)
+        return self._search.sync(self._uow.embeddings)
 
     def index_for_search(self, market_id: int) -> bool:
         """Make the stored index agree with storage for one market (idempotent), commit; True if
         indexed."""
-        market = self._repo.find_by_id(market_id)
-        if market is None:
-            self._search.remove(self._embeddings, market_id)
-            indexed = False
-        else:
-            indexed = bool(self._search.index(self._embeddings,
-                                              [(market.id, document(market.name,
-                                                                    market.description))]))
-        self._commit()
+        with self._uow as uow:
+            market = uow.markets.find_by_id(market_id)
+            if market is None:
+                self._search.remove(uow.embeddings, market_id)
+            indexed = market is not None and self._index(market)
+            uow.commit()
         return indexed
 
     def remove_from_search(self, market_id: int) -> bool:
         """Delete a market's stored vector (idempotent), commit; False when it had none."""
-        removed = self._search.remove(self._embeddings, market_id)
-        self._commit()
+        with self._uow as uow:
+            removed = self._search.remove(uow.embeddings, market_id)
+            uow.commit()
         self._search.forget(market_id)
         return removed
+
+    def _index(self, market: Market) -> bool:
+        # Embedded and stored in the unit of work's transaction; True when a row was written.
+        documents = [(market.id, document(market.name, market.description))]
+        return bool(self._search.index(self._uow.embeddings, documents))
 
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,82 +1,49 @@
-"""Lesson 03: the service over the fake repository, semantic search, the stored index and each
-process's cache of it, the API."""
+"""Lesson 03: the service over the fake unit of work, its unit of work, the seed's service, the
+search endpoint it serves, and the lesson's evidence and exercise check."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError, LegacyAPIWarning
+from sqlalchemy import func, select
+from sqlalchemy.exc import LegacyAPIWarning
 
-from patterns.app import create_app
-from patterns.db import get_db
-from patterns.models import Market, MarketEmbedding, MarketStatus, SearchIndexState, User
-from patterns.query_counter import count_queries
-from patterns.repository import InMemoryMarketRepository, SqlAlchemyMarketRepository
-from patterns.search_evaluation import (
-    LABELLED_QUERIES,
-    SEARCH_DEMO_ROWS,
-    build_index,
-    evaluate_search,
-    facets,
-    precision_at_k,
-    same_database_app,
-    stored_demo_app,
-    sync_costs,
-    top10_latency_ms,
+from evidence.service_layer import (
+    check_close_market,
+    commits_per_use_case,
+    fake_service,
+    fake_vs_database,
 )
+from patterns.db import get_db
+from patterns.models import Market, MarketEmbedding, MarketStatus, User
+from patterns.repository import InMemoryMarketRepository, UnknownCreator
 from patterns.seed.repository import MarketRepository as SeedMarketRepository
 from patterns.seed.service_layer import MarketService as SeedMarketService
-from patterns.semantic_search import (
-    Embedder,
-    HashingEmbedder,
-    MarketSearch,
-    SentenceTransformerEmbedder,
-    SqlEmbeddingStore,
-    VectorIndex,
-    embedding_store,
-    market_search,
-)
+from patterns.semantic_search import HashingEmbedder, MarketSearch
 from patterns.service_layer import MarketService
+from patterns.unit_of_work import FakeUnitOfWork, SqlAlchemyUnitOfWork
 
 USERS = [User(id=1, name="Ada", email="ada@example.com"), User(id=2, name="Alan", email="a@e")]
 MODEL = HashingEmbedder().name
 
 
-class CountingCommit:
-    """A unit of work that only counts: how many times did the service commit?"""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self) -> None:
-        self.calls += 1
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork(creators=USERS)
 
 
 @pytest.fixture
-def commit() -> CountingCommit:
-    return CountingCommit()
-
-
-@pytest.fixture
-def service(commit: CountingCommit) -> MarketService:
-    """A service over the fake: no database, three markets."""
-    svc = MarketService(InMemoryMarketRepository(USERS), commit=commit)
+def service(uow: FakeUnitOfWork) -> MarketService:
+    """A service over the fake: no database, three markets, commits counted from 0."""
+    svc = MarketService(uow)
     for name in ("Will Bitcoin close above its yearly high?", "Will London see record rainfall?",
                  "Will the ECB cut interest rates this quarter?"):
         svc.create({"name": name}, creator_id=1)
-    commit.calls = 0
+    uow.commits = 0
     return svc
 
 
@@ -84,25 +51,34 @@ def names(results: list[Any]) -> list[str]:
     return [r.market.name for r in results]
 
 
-# ---- the service over the fake repository ----
+# ---- the service over the fake unit of work ----
 
 def test_each_write_commits_once_and_reads_never(service: MarketService,
-                                                 commit: CountingCommit) -> None:
+                                                 uow: FakeUnitOfWork) -> None:
     created = service.create({"name": "New", "status": "closed"}, creator_id=2)
     assert created.status == MarketStatus.CLOSED and created.creator.name == "Alan"
     service.update(created.id, {"name": "Renamed"})
     service.delete(created.id)
-    assert commit.calls == 3
+    assert uow.commits == 3
     service.get_all(status="active")
     service.get_by_id(1)
     service.search_markets("bitcoin")
-    assert commit.calls == 3
+    assert uow.commits == 3 and uow.rollbacks == 0
 
 
-def test_missing_ids_do_not_commit(service: MarketService, commit: CountingCommit) -> None:
+def test_missing_ids_do_not_commit(service: MarketService, uow: FakeUnitOfWork) -> None:
     assert service.update(999, {"name": "x"}) is None
     assert service.delete(999) is False
-    assert commit.calls == 0
+    assert uow.commits == 0 and not uow.committed
+
+
+def test_a_failed_write_rolls_back_and_does_not_commit(service: MarketService,
+                                                       uow: FakeUnitOfWork) -> None:
+    with pytest.raises(UnknownCreator):
+        service.create({"name": "Orphan"}, creator_id=99)
+    assert uow.commits == 0 and uow.rollbacks == 1
+    service.update(1, {"name": "Fine"})
+    assert uow.commits == 1 and uow.rollbacks == 1  # a block that ends normally: no rollback
 
 
 def test_get_all_filters_and_pages(service: MarketService) -> None:
@@ -111,7 +87,7 @@ def test_get_all_filters_and_pages(service: MarketService) -> None:
     assert [m.id for m in service.get_all(limit=1, offset=1)] == [2]
 
 
-# ---- semantic search through the service ----
+# ---- the seed's search use case, served by the service with an in-memory index ----
 
 def test_search_finds_paraphrases_best_first(service: MarketService) -> None:
     results = service.search_markets("central bank lowers interest rates", limit=3)
@@ -129,8 +105,8 @@ def test_search_limit_and_blank_query(service: MarketService) -> None:
         service.search_markets("bitcoin", limit=51)
 
 
-def test_ties_are_ordered_by_id(commit: CountingCommit) -> None:
-    svc = MarketService(InMemoryMarketRepository(USERS))
+def test_ties_are_ordered_by_id() -> None:
+    svc = MarketService(FakeUnitOfWork(creators=USERS))
     for _ in range(4):
         svc.create({"name": "Will Solana flip Ethereum?"}, creator_id=1)
     results = svc.search_markets("Solana", limit=3)
@@ -153,76 +129,65 @@ def test_index_follows_create_update_delete(service: MarketService) -> None:
 
 
 def test_a_market_deleted_behind_the_index_is_dropped_and_forgotten() -> None:
-    repo = InMemoryMarketRepository(USERS)
-    search = MarketSearch()
-    svc = MarketService(repo, search=search)
+    uow, search = FakeUnitOfWork(creators=USERS), MarketSearch()
+    svc = MarketService(uow, search=search)
     keep = svc.create({"name": "Will Kenya hold elections?"}, creator_id=1)
     gone = svc.create({"name": "Will Kenya win the cup?"}, creator_id=1)
     svc.search_markets("Kenya")  # builds the index
-    repo.delete(gone.id)  # another worker, bypassing this service and its index
+    uow.markets.delete(gone.id)  # another worker, bypassing this service and its index
     assert gone.id in search
     assert [r.market.id for r in svc.search_markets("Kenya")] == [keep.id]
     assert gone.id not in search  # healed
 
 
 def test_index_for_search_is_idempotent_and_converges(service: MarketService,
-                                                     commit: CountingCommit) -> None:
-    store = embedding_store(service._repo)  # the fake's vectors, beside its rows
+                                                     uow: FakeUnitOfWork) -> None:
+    store = uow.embeddings  # the fake's vectors, beside its rows, in one unit of work
     assert service.index_for_search(1) is True and service.index_for_search(1) is True
     assert store.count(MODEL, 1) == 1 and store.count(MODEL) == 3
-    service._repo.delete(1)
+    uow.markets.delete(1)
     assert service.index_for_search(1) is False and store.count(MODEL, 1) == 0
     assert service.index_for_search(1) is False  # still idempotent
     assert service.remove_from_search(2) is True and service.remove_from_search(2) is False
-    assert store.count(MODEL) == 1 and commit.calls == 6  # each use case commits once
+    assert store.count(MODEL) == 1 and uow.commits == 6  # each use case commits once
 
 
-def test_two_services_over_one_repository_share_its_stored_index() -> None:
-    repo = InMemoryMarketRepository(USERS)
-    writer, reader = MarketService(repo), MarketService(repo)  # two caches, one store
-    assert reader.search_markets("Chicago") == []
-    market = writer.create({"name": "Will Chicago see snow?"}, creator_id=1)
-    assert [r.market.id for r in reader.search_markets("Chicago")] == [market.id]
-    writer.remove_from_search(market.id)
-    assert reader.search_markets("Chicago") == []
+# ---- the unit of work ----
+
+def test_the_fake_unit_of_work_keeps_its_store_beside_its_repository() -> None:
+    markets = InMemoryMarketRepository(USERS)
+    uow = FakeUnitOfWork(markets)
+    assert uow.markets is markets and not uow.committed
+    MarketService(uow).create({"name": "Will Chicago see snow?"}, creator_id=1)
+    assert uow.committed and uow.commits == 1 and uow.embeddings.count(MODEL) == 1
 
 
-class SpyStore:
-    """Counts the loads of a store it passes every call to."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self.loads = 0
-
-    def load(self, *args: Any, **kwargs: Any) -> Any:
-        self.loads += 1
-        return self._store.load(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-def test_the_cache_loads_once_then_only_what_changed() -> None:
-    repo = InMemoryMarketRepository(USERS)
-    spy, search = SpyStore(embedding_store(repo)), MarketSearch()
-    svc = MarketService(repo, search=search, embeddings=spy)
-    svc.create({"name": "Will Chicago see snow?"}, creator_id=1)
-    assert not search.loaded and spy.loads == 0  # writes store vectors; they load no cache
-    assert names(svc.search_markets("Chicago")) == ["Will Chicago see snow?"]
-    assert search.loaded and spy.loads == 1
-    svc.search_markets("Chicago")
-    assert spy.loads == 1  # nothing changed: the version alone was read
-    svc.create({"name": "Will Chicago see rain?"}, creator_id=1)
-    assert svc.refresh_search() == 1 and spy.loads == 2  # only the new vector
+def test_the_sql_unit_of_work_commits_market_and_vector_together(app: Flask) -> None:
+    db = get_db(app)
+    with app.app_context(), db.new_session() as session:
+        service = MarketService(SqlAlchemyUnitOfWork(session))
+        with pytest.raises(UnknownCreator):
+            service.create({"name": "Orphan"}, creator_id=10**6)
+        assert not session.in_transaction()  # rolled back by the unit of work, not left open
+        market = service.create({"name": "Will the volcano erupt?"}, creator_id=1)
+    with db.new_session() as reader:  # committed: another session sees both rows
+        assert reader.get(Market, market.id) is not None
+        assert reader.scalar(select(func.count()).select_from(MarketEmbedding)
+                             .where(MarketEmbedding.market_id == market.id)) == 1
 
 
-def test_markets_written_without_the_service_are_stored_on_first_search() -> None:
-    repo = InMemoryMarketRepository(USERS)
-    repo.create({"name": "Will Chicago see snow?", "creator_id": 1})  # an import, say
-    commits = CountingCommit()
-    svc = MarketService(repo, commit=commits)
-    assert names(svc.search_markets("Chicago")) == ["Will Chicago see snow?"]
-    assert embedding_store(repo).count(MODEL) == 1 and commits.calls == 0
+def test_a_rolled_back_unit_of_work_leaves_no_market_and_no_vector(app: Flask) -> None:
+    db = get_db(app)
+    with app.app_context(), db.new_session() as session:
+        uow = SqlAlchemyUnitOfWork(session)
+        with pytest.raises(RuntimeError), uow:
+            market = uow.markets.create({"name": "Half-written", "creator_id": 1})
+            MarketSearch().index(uow.embeddings, [(market.id, "Half-written")])
+            raise RuntimeError("step 3 fails")
+    with db.new_session() as reader:
+        assert reader.scalar(select(func.count()).select_from(Market)
+                             .where(Market.name == "Half-written")) == 0
+        assert reader.scalar(select(func.count()).select_from(MarketEmbedding)) == 0
 
 
 # ---- the seed's service ----
@@ -242,313 +207,7 @@ def test_seed_service_needs_a_find_by_ids_its_repository_lacks(app: Flask) -> No
             SeedMarketService(SeedMarketRepository(session)).search_markets("bitcoin")
 
 
-# ---- embedders and the vector index ----
-
-def test_hashing_embedder_rows_are_unit_length_or_zero() -> None:
-    vectors = HashingEmbedder().embed(["Will Bitcoin rise?", "", "the of a"])
-    assert vectors.shape == (3, 256) and vectors.dtype == np.float32
-    assert np.isclose(np.linalg.norm(vectors[0]), 1.0)
-    assert not vectors[1].any() and not vectors[2].any()
-    assert isinstance(HashingEmbedder(), Embedder)
-
-
-def test_hashing_embedder_is_the_same_in_every_process() -> None:
-    code = ("from patterns.semantic_search import HashingEmbedder as H;"
-            "print(H().embed(['heat wave in Mumbai'])[0].round(6).tobytes().hex())")
-    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env=os.environ | {"PYTHONHASHSEED": seed}).stdout
-               for seed in "12"}
-    assert len(outputs) == 1
-
-
-def test_char_ngrams_link_word_forms() -> None:
-    e = HashingEmbedder()
-    heat, heatwave, chip = e.embed(["heat wave", "heatwave", "quantum chip"])
-    assert heat @ heatwave > 0.3 > heat @ chip
-
-
-def test_sentence_transformer_adapter_normalizes_through_the_model() -> None:
-    class StubModel:  # the two methods of sentence_transformers.SentenceTransformer it uses
-        def get_sentence_embedding_dimension(self) -> int:
-            return 3
-
-        def encode(self, texts: list[str], normalize_embeddings: bool, convert_to_numpy: bool):
-            assert normalize_embeddings and convert_to_numpy
-            return np.array([[1.0, 0.0, 0.0]] * len(texts))
-
-    embedder = SentenceTransformerEmbedder(StubModel())
-    assert isinstance(embedder, Embedder) and embedder.dim == 3
-    svc = MarketService(InMemoryMarketRepository(USERS), search=MarketSearch(embedder))
-    svc.create({"name": "anything"}, creator_id=1)
-    assert names(svc.search_markets("whatever")) == ["anything"]
-
-
-def test_vector_index_top_k_matches_brute_force() -> None:
-    rng = np.random.default_rng(7)
-    vectors = rng.standard_normal((500, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = VectorIndex(16)
-    ids = list(range(1000, 1500))
-    index.upsert(ids, vectors)
-    for _ in range(20):
-        q = vectors[rng.integers(500)]
-        scores = vectors @ q
-        expected = [ids[i] for i in np.argsort(-scores, kind="stable")[:10] if scores[i] > 0]
-        assert [h.id for h in index.search(q, 10)] == expected
-
-
-def test_vector_index_breaks_ties_at_the_cut_by_id() -> None:
-    index = VectorIndex(2)
-    ids = [9, 3, 7, 1, 5]
-    index.upsert(ids, np.array([[1.0, 0.0]] * 5))
-    assert [h.id for h in index.search(np.array([1.0, 0.0]), 3)] == [1, 3, 5]
-    assert index.search(np.array([-1.0, 0.0]), 3) == []  # nothing above min_score 0
-
-
-def test_vector_index_upsert_is_idempotent_and_remove_keeps_the_rest() -> None:
-    index = VectorIndex(2)
-    index.upsert([1, 2, 3], np.eye(2)[[0, 1, 0]])
-    index.upsert([1, 1], np.array([[0.0, 1.0], [0.0, 1.0]]))
-    assert len(index) == 3
-    assert index.remove(1) and not index.remove(1)
-    assert [h.id for h in index.search(np.array([0.0, 1.0]), 5)] == [2]
-    assert [h.id for h in index.search(np.array([1.0, 0.0]), 5)] == [3]
-    index.upsert(list(range(10, 60)), np.tile([1.0, 0.0], (50, 1)))  # grows past capacity
-    assert len(index) == 52 and index.search(np.array([1.0, 0.0]), 1)[0].id == 3
-
-
-# ---- the stored index: SQL ----
-
-@pytest.fixture
-def store(app: Flask) -> Iterator[SqlEmbeddingStore]:
-    with app.app_context(), get_db(app).new_session() as session:
-        yield SqlEmbeddingStore(session)
-
-
-def stored_rows(app: Flask, market_id: int | None = None) -> list[MarketEmbedding]:
-    with get_db(app).new_session() as session:
-        stmt = select(MarketEmbedding).order_by(MarketEmbedding.market_id)
-        if market_id is not None:
-            stmt = stmt.where(MarketEmbedding.market_id == market_id)
-        return list(session.scalars(stmt))
-
-
-def unit(dim: int = 4, seed: int = 0) -> np.ndarray:
-    v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
-    return v / np.linalg.norm(v)
-
-
-def test_vectors_are_stored_as_float32_little_endian_bytes(app: Flask,
-                                                           store: SqlEmbeddingStore) -> None:
-    vector = unit()
-    assert store.save("m", [3], vector[None, :]) == [3]
-    store._session.commit()
-    (row,) = stored_rows(app, 3)
-    assert (row.model, row.dim, row.vector) == ("m", 4, vector.astype("<f4").tobytes())
-    loaded = store.load("m", 4, after=0)
-    assert loaded.ids == [3] and np.array_equal(loaded.vectors[0], vector)
-
-
-def test_saving_twice_leaves_one_row_with_a_newer_version(app: Flask,
-                                                           store: SqlEmbeddingStore) -> None:
-    for seed in (1, 2):
-        store.save("m", [3], unit(seed=seed)[None, :])
-        store._session.commit()
-    (row,) = stored_rows(app, 3)
-    assert row.vector == unit(seed=2).astype("<f4").tobytes()
-    assert store.version() == row.version == 2
-    assert store.load("m", 4, after=1).ids == [3] and store.load("m", 4, after=2).ids == []
-
-
-def test_writes_join_the_callers_transaction(app: Flask, store: SqlEmbeddingStore) -> None:
-    store.save("m", [3], unit()[None, :])
-    assert store.count("m") == 0 and store.version() == 0  # readers see committed rows only
-    store._session.rollback()
-    assert stored_rows(app) == [] and store.version() == 0
-
-
-def test_a_row_stored_meanwhile_is_replaced_not_duplicated(app: Flask) -> None:
-    db = get_db(app)
-    with db.new_session() as late, db.new_session() as early:
-        assert SqlEmbeddingStore(late).count("m", 3) == 0  # "not indexed yet", it concludes
-        SqlEmbeddingStore(early).save("m", [3], unit(seed=1)[None, :])  # another process wins
-        early.commit()
-        with pytest.raises(IntegrityError), late.begin_nested():  # check-then-insert fails...
-            late.execute(insert(MarketEmbedding).values(market_id=3, model="m", dim=4,
-                                                        vector=b"", version=0))
-        SqlEmbeddingStore(late).save("m", [3], unit(seed=2)[None, :])  # ...the upsert replaces
-        late.commit()
-    (row,) = stored_rows(app, 3)
-    assert row.vector == unit(seed=2).astype("<f4").tobytes()
-
-
-def test_concurrent_writers_of_one_market_leave_one_row(app: Flask) -> None:
-    if get_db(app).engine.dialect.name != "postgresql":
-        pytest.skip("SQLite lets one writer in at a time: writers queue, they never race")
-    db, first_saved, errors = get_db(app), threading.Event(), []
-
-    def write(seed: int, hold: float) -> None:
-        try:
-            with db.new_session() as session:
-                if seed == 2:
-                    first_saved.wait(10)
-                SqlEmbeddingStore(session).save("m", [3], unit(seed=seed)[None, :])
-                first_saved.set()
-                time.sleep(hold)  # the other writer is now waiting for this transaction
-                session.commit()
-        except Exception as exc:  # reported by the assert below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(seed, hold)) for seed, hold in ((1, 0.2),
-                                                                                   (2, 0.0))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
-    (row,) = stored_rows(app, 3)
-    assert row.vector == unit(seed=2).astype("<f4").tobytes() and row.version == 2
-
-
-def test_only_existing_markets_are_stored_and_a_delete_takes_the_vector(
-        app: Flask, store: SqlEmbeddingStore) -> None:
-    assert store.save("m", [3, 999], np.stack([unit(), unit(seed=1)])) == [3]
-    store._session.commit()
-    with get_db(app).new_session() as session:
-        session.delete(session.get(Market, 3))
-        session.commit()
-    assert stored_rows(app) == []  # ON DELETE CASCADE
-
-
-def test_delete_removes_a_vector_and_deleting_nothing_writes_nothing(
-        app: Flask, store: SqlEmbeddingStore) -> None:
-    store.save("m", [3], unit()[None, :])
-    store._session.commit()
-    assert store.delete(3) is True
-    store._session.commit()
-    with count_queries(get_db(app).engine) as log:
-        assert store.delete(3) is False
-    assert log.of_kind("DELETE") == [] and log.selects == 1  # no write lock taken for nothing
-    assert stored_rows(app) == []
-
-
-def test_a_vector_of_another_model_counts_as_missing(app: Flask, store: SqlEmbeddingStore) -> None:
-    store.save("old-model", [3], unit()[None, :])
-    store._session.commit()
-    assert 3 in [i for i, _ in store.unindexed("new-model")]
-    assert 3 not in [i for i, _ in store.unindexed("old-model")]
-    assert store.stored("new-model", [3]) == set() and store.stored("old-model", [3]) == {3}
-
-
-def test_the_api_stores_vectors_for_the_demo_markets_on_first_search(app: Flask,
-                                                                     client: FlaskClient) -> None:
-    assert stored_rows(app) == []  # demo data is written in bulk, without the service
-    assert client.get("/api/markets/search?q=rain").status_code == 200
-    with get_db(app).new_session() as session:
-        assert session.scalar(select(func.count()).select_from(MarketEmbedding)) == 20
-        assert session.scalar(select(SearchIndexState.version)) == 1  # one batch, one version
-    assert len(market_search(app)) == 20
-
-
-def test_concurrent_first_searches_all_answer(app: Flask) -> None:
-    # Each one stores the missing vectors (it reads, then writes): on SQLite a deferred BEGIN
-    # failed "database is locked" as soon as another had committed, a 500 for all but one.
-    start, statuses = threading.Barrier(6), []
-
-    def search() -> None:
-        client = app.test_client()
-        start.wait()
-        statuses.append(client.get("/api/markets/search?q=rain").status_code)
-
-    threads = [threading.Thread(target=search) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert statuses == [200] * 6
-    assert len(stored_rows(app)) == 20  # one vector per market, however many stored them
-
-
-# ---- one database, several processes ----
-
-@pytest.fixture
-def other(app: Flask) -> Iterator[Flask]:
-    """A second app on the same database: what another process opens."""
-    second = same_database_app(app)
-    yield second
-    get_db(second).close()
-
-
-def test_two_apps_on_one_database_search_one_index(app: Flask, other: Flask, auth) -> None:
-    a, b = app.test_client(), other.test_client()
-
-    def top(client: FlaskClient, q: str) -> int | None:
-        data = client.get(f"/api/markets/search?q={q}&limit=1").get_json()["data"]
-        return data[0]["market"]["id"] if data else None
-
-    top(a, "volcano"), top(b, "volcano")  # both caches are loaded before any write
-    created = a.post("/api/markets", json={"name": "Will the volcano erupt?"},
-                     headers=auth.headers())
-    new_id = created.get_json()["data"]["id"]
-    assert top(b, "volcano") == new_id  # b sees what a indexed
-    b.put(created.headers["Location"], json={"name": "Will the glacier melt?"},
-          headers=auth.headers())
-    assert top(a, "glacier") == new_id and top(a, "volcano") != new_id  # a sees b's rename
-    b.delete(created.headers["Location"], headers=auth.headers())
-    assert top(a, "glacier") != new_id and new_id not in market_search(app)
-
-
-def test_what_one_process_indexes_or_removes_the_other_finds(app: Flask, other: Flask) -> None:
-    def ids(which: Flask, q: str) -> list[int]:
-        with which.app_context(), get_db(which).new_session() as session:
-            service = MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                                    search=market_search(which))
-            return [r.market.id for r in service.search_markets(q, limit=3)]
-
-    ids(app, "zeppelin")  # loaded before the market exists
-    with get_db(other).new_session() as session:  # written without the service: no vector
-        market = Market(name="Will a zeppelin cross the Atlantic?", creator_id=1)
-        session.add(market)
-        session.commit()
-    assert market.id not in ids(app, "zeppelin Atlantic")
-    with other.app_context(), get_db(other).new_session() as session:  # the worker's job
-        service = MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                                search=market_search(other))
-        assert service.index_for_search(market.id) is True
-    assert ids(app, "zeppelin Atlantic")[0] == market.id
-    with other.app_context(), get_db(other).new_session() as session:
-        service = MarketService(SqlAlchemyMarketRepository(session), commit=session.commit,
-                                search=market_search(other))
-        assert service.remove_from_search(market.id) is True
-    assert market.id not in ids(app, "zeppelin Atlantic")
-    assert market.id not in market_search(app)  # the hit was checked, found gone, forgotten
-
-
-def test_a_search_fills_the_place_of_a_vanished_hit(app: Flask) -> None:
-    def ids(q: str) -> list[int]:
-        with app.app_context(), get_db(app).new_session() as session:
-            service = MarketService(SqlAlchemyMarketRepository(session),
-                                    search=market_search(app))
-            return [r.market.id for r in service.search_markets(q, limit=3)]
-
-    before = ids("Bitcoin")
-    with get_db(app).new_session() as other_worker:
-        other_worker.delete(other_worker.get(Market, before[0]))
-        other_worker.commit()
-    after = ids("Bitcoin")
-    assert len(after) == 3 and after[:2] == before[1:] and before[0] not in after
-
-
-# ---- the per-app index and the API ----
-
-def test_each_app_has_its_own_index(app: Flask) -> None:
-    other = create_app({"TESTING": True, "DEMO_ROWS": 0})
-    try:
-        assert market_search(app) is market_search(app)
-        assert market_search(app) is not market_search(other)
-    finally:
-        get_db(other).close()
-
+# ---- the search endpoint the service serves ----
 
 def test_search_endpoint_answers_ranked_markets(client: FlaskClient) -> None:
     response = client.get("/api/markets/search?q=heavy%20rain&limit=3")
@@ -586,55 +245,83 @@ def test_search_index_follows_the_api_writes(client: FlaskClient, auth) -> None:
     assert top("glacier") != new_id
 
 
-# ---- the evidence ----
+# ---- the evidence and the exercise check ----
 
-@pytest.fixture(scope="module")
-def search_app() -> Flask:
-    app = create_app({"TESTING": True, "DEMO_ROWS": SEARCH_DEMO_ROWS})
-    yield app
-    get_db(app).close()
-
-
-def test_every_labelled_query_has_five_relevant_markets(search_app: Flask) -> None:
-    evaluation = evaluate_search(search_app)
-    assert len(evaluation.queries) == len(LABELLED_QUERIES) >= 20
-    assert min(q.relevant for q in evaluation.queries) >= 5
+def test_writes_commit_once_each_reads_and_missing_ids_never() -> None:
+    assert commits_per_use_case() == {
+        "create": 1, "update": 1, "update a missing id": 0, "delete": 1,
+        "delete a missing id": 0, "get_all": 0, "search_markets": 0, "index_for_search": 1}
 
 
-def test_semantic_search_beats_like_on_the_labelled_queries(search_app: Flask) -> None:
-    evaluation = evaluate_search(search_app)
-    assert evaluation.precision_at_5 > evaluation.like_precision_at_5 + 0.2
-    keywords = [q for q in evaluation.queries if " " not in q.query][:5]
-    assert all(q.like == 1.0 for q in keywords)  # LIKE is not a straw man on plain keywords
+def test_fake_vs_database_is_timed_with_an_injected_clock(app: Flask) -> None:
+    ticks = iter(range(10_000))
+    ratio = fake_vs_database(app, repeat=3, clock=lambda: next(ticks) / 1000)
+    assert (ratio.slow, ratio.fast) == pytest.approx((0.001, 0.001))
+    with get_db(app).new_session() as session:  # the database runs really happened: 3 x 3 - 3
+        assert session.scalar(select(func.count()).select_from(Market)) == 20 + 6
 
 
-def test_facets_read_back_every_demo_name(search_app: Flask) -> None:
-    with get_db(search_app).new_session() as session:
-        repo = SqlAlchemyMarketRepository(session)
-        assert {facets(m.name).topic for m in repo.find_all(limit=SEARCH_DEMO_ROWS)} == {
-            "crypto", "elections", "sports", "weather", "technology", "economy"}
-    with pytest.raises(ValueError):
-        facets("Will it rain?")
+class WithClose(MarketService):
+    """The reference answer of the exercise."""
+
+    def close_market(self, market_id: int) -> Market | None:
+        market = self.get_by_id(market_id)
+        if market is None:
+            return None
+        if market.status == MarketStatus.RESOLVED:
+            raise ValueError(f"market {market_id} is resolved; it cannot be closed")
+        return self.update(market_id, {"status": "closed"})
 
 
-def test_precision_at_k_counts_missing_results_as_misses() -> None:
-    assert precision_at_k([True, True]) == 0.4
-    assert precision_at_k([True] * 7) == 1.0
+class ClosesResolved(MarketService):
+    def close_market(self, market_id: int) -> Market | None:
+        return self.update(market_id, {"status": "closed"})
 
 
-def test_latency_is_measured_with_an_injected_clock() -> None:
-    ticks = iter(range(1000))
-    ms = top10_latency_ms(build_index(50), clock=lambda: next(ticks) / 1000, repeats=5)
-    assert ms == 1.0
+class CommitsTwice(MarketService):
+    def close_market(self, market_id: int) -> Market | None:
+        market = self.get_by_id(market_id)
+        if market is not None and market.status == MarketStatus.RESOLVED:
+            raise ValueError("resolved")
+        closed = self.update(market_id, {"status": "closed"})
+        self._uow.commit()  # "to be sure": update has committed already
+        return closed
 
 
-def test_sync_costs_load_everything_once_then_one_vector_per_write() -> None:
-    app = stored_demo_app(300)
-    try:
-        ticks = iter(range(10_000))
-        costs = sync_costs(app, repeats=3, clock=lambda: next(ticks) / 1000)
-        assert costs.vectors == 300
-        timings = [costs.cold_load_ms, costs.unchanged_ms, costs.after_write_ms]
-        assert timings == pytest.approx([1.0] * 3)
-    finally:
-        get_db(app).close()
+class NeverCommits(MarketService):
+    def close_market(self, market_id: int) -> Market | None:
+        market = self.get_by_id(market_id)
+        if market is None:
+            return None
+        if market.status == MarketStatus.RESOLVED:
+            raise ValueError("resolved")
+        return self._uow.markets.update(market_id, {"status": MarketStatus.CLOSED})
+
+
+class ReturnsFalseWhenMissing(MarketService):
+    def close_market(self, market_id: int) -> Market | bool | None:
+        market = self.get_by_id(market_id)
+        if market is None:
+            return False
+        if market.status == MarketStatus.RESOLVED:
+            raise ValueError("resolved")
+        return self.update(market_id, {"status": "closed"})
+
+
+def test_the_exercise_check_accepts_the_reference_answer() -> None:
+    assert check_close_market(WithClose) == "close_market: 3 cases hold, 1 commit"
+    _, uow = fake_service(WithClose)
+    assert uow.commits == 0 and len(uow.markets.find_all()) == 3
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (ClosesResolved, "expected ValueError for a resolved market; got no error"),
+    (CommitsTwice, "expected one commit for closing market 1; got '2 commits'"),
+    (NeverCommits, "expected one commit for closing market 1; got '0 commits'"),
+    (ReturnsFalseWhenMissing, "expected None for a missing market; got False"),
+    (MarketService, "has no attribute 'close_market'"),
+])
+def test_the_exercise_check_rejects_plausible_wrong_answers(wrong: type[MarketService],
+                                                            message: str) -> None:
+    with pytest.raises((AssertionError, AttributeError), match=message.replace("(", r"\(")):
+        check_close_market(wrong)
