@@ -25,6 +25,7 @@ from patterns.db import Database, get_db
 from patterns.demo_data import seed_demo_data
 from patterns.models import User
 from patterns.schemas import IdConverter
+from patterns.web import ChunkedBodyLimit
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -41,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if config.get("TESTING") and "DATABASE_ISOLATED" not in config:
             app.config["DATABASE_ISOLATED"] = True
 
+    # Flask's documented way to add WSGI middleware; mypy sees a method being replaced.
+    app.wsgi_app = ChunkedBodyLimit(app, app.wsgi_app)  # type: ignore[method-assign]
     Database(app)
     structured_logging.init_app(app)
     error_handling.init_app(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -12,29 +11,51 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_JSON = "application/problem+json"
 
+# RFC 9457 §4.2.1: with type "about:blank" the title SHOULD be the status's phrase. The phrases
+# of RFC 9110 §15 (and RFC 6585 for 428/429/431/511, RFC 2324 for 418), held here rather than read
+# from http.HTTPStatus, whose 413 and 422 changed wording between Python 3.11 and 3.13: a stored
+# lesson output must not depend on the Python that runs it.
+STATUS_PHRASES = {
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict", 410: "Gone",
+    411: "Length Required", 412: "Precondition Failed", 413: "Content Too Large",
+    414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable",
+    417: "Expectation Failed", 418: "I'm a Teapot", 421: "Misdirected Request",
+    422: "Unprocessable Content", 426: "Upgrade Required", 428: "Precondition Required",
+    429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+    511: "Network Authentication Required",
+}
+
+
+def status_phrase(status: int) -> str:
+    """The RFC phrase of a status code; a code without one gets its class ("Client Error")."""
+    if status in STATUS_PHRASES:
+        return STATUS_PHRASES[status]
+    return "Client Error" if 400 <= status < 500 else "Server Error"
+
 
 class ApiError(Exception):
-    """An error the API answers on purpose: a status, a title and a readable detail."""
+    """An error the API answers on purpose: a status and a readable detail (what varies)."""
 
-    def __init__(self, detail: str, status: int = 400, *, title: str | None = None,
+    def __init__(self, detail: str, status: int = 400, *,
                  errors: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status = status
-        self.title = title
         self.errors = errors
         self.headers = headers or {}
 
 
-def problem(status: int, detail: str, *, title: str | None = None,
-            errors: dict[str, Any] | None = None,
+def problem(status: int, detail: str, *, errors: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> Response:
     """A problem+json response that also carries the seed's {"success": false, "error": ...}."""
-    title = title or HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": "about:blank",  # RFC 9457: the status code says it all, no extra semantics
-        "title": title,
+        "title": status_phrase(status),  # what varies goes in detail
         "status": status,
         "detail": detail,
         "instance": request.path,
@@ -58,13 +79,12 @@ def _wants_problem() -> bool:
 
 
 def handle_api_error(error: ApiError) -> Response:
-    return problem(error.status, error.detail, title=error.title, errors=error.errors,
-                   headers=error.headers)
+    return problem(error.status, error.detail, errors=error.errors, headers=error.headers)
 
 
 def handle_validation_error(error: ValidationError) -> Response:
     fields = ", ".join(sorted(str(k) for k in error.normalized_messages()))
-    return problem(422, f"invalid fields: {fields}", title="Validation failed",
+    return problem(422, f"invalid fields: {fields}",
                    errors=error.normalized_messages())
 
 
@@ -76,8 +96,7 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if "Allow" in headers:  # werkzeug builds it from a set: sort it so answers are stable
         headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
-    return problem(error.code or 500, error.description or error.name, title=error.name,
-                   headers=headers)
+    return problem(error.code or 500, error.description or error.name, headers=headers)
 
 
 def handle_unexpected(error: Exception) -> Response | HTTPException:

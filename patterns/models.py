@@ -82,6 +82,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see Market)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -114,7 +115,9 @@ class Market(Base):
         back_populates="market", cascade="all, delete-orphan", order_by="Position.id"
     )
 
-    __table_args__ = (Index("ix_markets_creator_id", "creator_id"),)
+    # SQLite reuses the highest freed rowid without AUTOINCREMENT: a deleted market's id (in a
+    # client's link, a cache entry, a log line) would come to name another market.
+    __table_args__ = (Index("ix_markets_creator_id", "creator_id"), {"sqlite_autoincrement": True})
 
     def __repr__(self) -> str:
         status = self.status.value if self.status else None
@@ -123,6 +126,7 @@ class Market(Base):
 
 class Position(Base):
     __tablename__ = "positions"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (see Market)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id", ondelete="CASCADE"), index=True)
