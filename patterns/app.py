@@ -13,6 +13,7 @@ from patterns import (
     admin,
     auth_middleware,
     background_jobs,
+    bootstrap,
     caching,
     error_handling,
     openapi,
@@ -63,9 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return jsonify({"success": True, "data": {"status": "ok"}})
 
     _register_cli(app)
-    if app.config.get("DEMO_ROWS"):
-        with get_db(app).new_session() as session:
-            seed_demo_data(session, int(app.config["DEMO_ROWS"]))
     return app
 
 
@@ -78,6 +76,20 @@ def _register_cli(app: Flask) -> None:
             counts = seed_demo_data(session, rows)
         click.echo(f"seeded {counts.users} users, {counts.markets} markets, "
                    f"{counts.positions} positions")
+
+    @app.cli.command("reset-demo")
+    @click.option("--rows", default=100, show_default=True, help="how many demo markets")
+    @click.option("--yes", is_flag=True, help="really drop every table of the workbook")
+    def reset_demo(rows: int, yes: bool) -> None:
+        """Drop the workbook's tables and start again with fresh demo data (a new database id)."""
+        if not yes:
+            raise click.UsageError("this drops every market, user and position in "
+                                   f"{settings.describe(app.config)['database']}; "
+                                   "run again with --yes to do it")
+        db = get_db(app)
+        assert db.engine is not None
+        db.report = bootstrap.reset(db.engine, rows)
+        click.echo(f"reset: {db.report.describe()}")
 
     @app.cli.command("issue-token")
     @click.argument("email", default="user1@example.com")

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from patterns import bootstrap
 from patterns.config import ENV_DATABASE_URL, ConfigurationError, mask_url
-from patterns.models import Base
 
 # A scratch schema older than this was left by a killed run; sweeping it keeps the server clean.
 STALE_SCHEMA_SECONDS = 3600
@@ -96,6 +96,7 @@ class Database:
         self.schema: str | None = None
         self._tempdir: str | None = None
         self._admin_url: str | None = None
+        self.report: bootstrap.DatabaseReport | None = None  # what the start found
         if app is not None:
             self.init_app(app)
 
@@ -111,7 +112,9 @@ class Database:
         writer = (self.engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
                   if self.engine.dialect.name == "sqlite" else self.engine)
         self.write_sessionmaker = sessionmaker(writer, expire_on_commit=False)
-        Base.metadata.create_all(self.engine)
+        # Tables, identity and demo rows, under a lock: two processes starting together on one
+        # database neither race on CREATE TABLE nor both seed.
+        self.report = bootstrap.prepare(self.engine, int(app.config.get("DEMO_ROWS") or 0))
         app.extensions["db"] = self
         app.teardown_appcontext(_close_session)
 

@@ -83,7 +83,7 @@ def demo_rows(n: int, *, seed: int = 42, positions_per_market: int = 3) -> dict[
 
 
 def seed_demo_data(session: Session, n: int = 100, *, seed: int = 42,
-                   positions_per_market: int = 3) -> DemoCounts:
+                   positions_per_market: int = 3, commit: bool = True) -> DemoCounts:
     """Write the demo rows into empty tables and commit; refuses tables that already hold rows."""
     if session.scalar(select(func.count()).select_from(User)):
         raise ValueError("demo data goes into empty tables; these already hold users")
@@ -92,5 +92,8 @@ def seed_demo_data(session: Session, n: int = 100, *, seed: int = 42,
     for model, key in ((User, "users"), (Market, "markets"), (Position, "positions")):
         if rows[key]:
             session.execute(insert(model), rows[key])
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return DemoCounts(len(rows["users"]), len(rows["markets"]), len(rows["positions"]))

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_JSON = "application/problem+json"
@@ -99,6 +100,26 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     return problem(error.code or 500, error.description or error.name, headers=headers)
 
 
+def handle_database_unavailable(error: DBAPIError) -> Response | HTTPException:
+    # A database that went away (or is locked past its timeout) is the server's transient
+    # trouble, not a bug: 503 and when to retry; anything else a driver raises stays a 500.
+    if not error.connection_invalidated and not _unreachable(error):
+        return handle_unexpected(error)
+    current_app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+    if not _wants_problem():
+        return handle_unexpected(error)
+    return problem(503, "The database is not answering; try again shortly.",
+                   headers={"Retry-After": "5"})
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    return any(sign in text for sign in (
+        "connection refused", "could not connect", "server closed the connection",
+        "terminating connection", "connection is closed", "the database system is",
+        "database is locked", "unable to open database file"))
+
+
 def handle_unexpected(error: Exception) -> Response | HTTPException:
     if isinstance(error, HTTPException):  # Flask routes these here only if registered above
         return handle_http_exception(error)
@@ -126,5 +147,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DBAPIError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
 

@@ -168,3 +168,13 @@ class SearchIndexState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkbookMeta(Base):
+    """Facts about this database itself: its identity (made with the schema), the demo rows."""
+
+    __tablename__ = "workbook_meta"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 from sqlalchemy import select
 
@@ -15,8 +17,15 @@ from patterns.db import get_db
 from patterns.models import User
 
 
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    # `kill` (SIGTERM) ends the server like Ctrl+C: the finally blocks and the exit hooks run,
+    # so the embedded database and its WAL are removed and the worker stops.
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     """Start the API and print where it listens and how to authenticate."""
+    signal.signal(signal.SIGTERM, _stop)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     rows = int(os.environ.get("WORKBOOK_DEMO_ROWS", "100"))
@@ -29,7 +38,9 @@ def main() -> int:
         admin = session.scalar(select(User).where(User.email == "user1@example.com"))
         token = issue_token(admin) if admin else "(no demo admin)"
     backends = ", ".join(f"{k}: {v}" for k, v in describe(app.config).items())
-    print(f"Markets API on http://{host}:{port}/api/markets  ({backends}; {rows} demo markets)")
+    report = get_db(app).report
+    found = report.describe() if report else "no database report"
+    print(f"Markets API on http://{host}:{port}/api/markets  ({backends}; {found})")
     print(f"Demo admin token (1 h):\n  Authorization: Bearer {token}")
     # Jobs need a worker: in this process on the in-memory broker, or a process on a real one.
     worker = start_worker(app)

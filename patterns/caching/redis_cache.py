@@ -4,6 +4,7 @@ invalidation that never lets a read after a write go stale."""
 from __future__ import annotations
 
 import atexit
+import hashlib
 import secrets
 import threading
 import time
@@ -100,9 +101,11 @@ class RedisCache:
                 raise ConfigurationError(
                     f"{ENV_REDIS_URL}={mask_url(url)}: cannot use this Redis: {exc}") from None
         self._client = client
-        # Tests and notebooks share one real Redis: each app gets its own key prefix.
+        # Tests and notebooks share one real Redis: each app gets its own key prefix. Others
+        # key by the database the values came from, so a re-created database, another
+        # checkout or another run on the same Redis never reads this one's entries.
         self.namespace = app.config.get("CACHE_NAMESPACE") or (
-            f"wb:{secrets.token_hex(4)}" if app.testing else "wb")
+            f"wb:{secrets.token_hex(4)}" if app.testing else f"wb:{database_namespace(app)}")
         self.default_ttl = int(app.config.get("CACHE_TTL", DEFAULT_TTL))
         self._store = client.register_script(_STORE_IF_CURRENT)
         self._release = client.register_script(_RELEASE)
@@ -202,3 +205,14 @@ def get_cache(app: Flask | None = None) -> RedisCache:
 def init_app(app: Flask) -> RedisCache:
     """Bind a RedisCache to the app (create_app calls this, and mounts `bp` itself)."""
     return RedisCache(app)
+
+
+def database_namespace(app: Flask) -> str:
+    """A short name for the database this app reads: its URL and the id stored in it."""
+    db = app.extensions.get("db")
+    report = db.report if db is not None else None
+    if report is None:  # an app without a database (a bare test app): nothing to tie values to
+        return "nodb"
+    url = str(app.config.get("DATABASE_URL") or "embedded")
+    return hashlib.sha256(f"{url}|{report.database_id}".encode()).hexdigest()[:12]
+
