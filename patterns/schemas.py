@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
@@ -15,9 +15,16 @@ STATUSES = [s.value for s in MarketStatus]
 ROLES = [r.value for r in Role]
 MAX_LIMIT = 100
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: nothing above this can exist
-# Dates a column stores on both backends, whatever UTC offset the client wrote them in.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# Any RFC 3339 date-time is stored, except on the first and last day Python can hold: there an
+# offset can push it past year 1 or 9999 once converted to UTC (an overflow). The same rule is
+# written in the OpenAPI document as a pattern, a keyword every JSON Schema validator reads.
+EDGE_DAYS = (date(1, 1, 1), date(9999, 12, 31))
+DATE_TIME_PATTERN = r"^(?!0000-|0001-01-01|9999-12-31)"
+
+
+def _not_on_an_edge_day(value: datetime) -> None:
+    if value.date() in EDGE_DAYS:
+        raise ValidationError("must be after 0001-01-01 and before 9999-12-31")
 
 
 class IdConverter(IntegerConverter):
@@ -77,10 +84,10 @@ class MarketWriteSchema(Strict):
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     description = Text(load_default="", validate=validate.Length(max=2000))
     status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
-    # Bounded: 9999-12-31T23:00-14:00 parses, but is past year 9999 in UTC (an overflow, a 500).
+    # 9999-12-31T23:00-14:00 parses, but is past year 9999 in UTC (an overflow, a 500).
     closes_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso",
-                                     default_timezone=UTC,
-                                     validate=validate.Range(min=EARLIEST, max=LATEST))
+                                     default_timezone=UTC, validate=_not_on_an_edge_day,
+                                     metadata={"pattern": DATE_TIME_PATTERN})
 
     @validates("name")
     def _name_not_blank(self, value: str, **_: Any) -> None:

@@ -11,7 +11,7 @@ from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
-from evidence.lab import lesson_app
+from evidence.lab import AuthActions, lesson_app
 from evidence.openapi import FuzzReport, fuzz
 from patterns.db import get_db
 from patterns.openapi import OPENAPI_PATH, build_spec
@@ -115,3 +115,35 @@ def test_fuzz_reports_a_planted_schema_mismatch(app: Flask) -> None:
     with mock.patch("patterns.rest_api.envelope", leaky):
         report = fuzz(app, 200)
     assert report.mismatches > 0 and "debug" in "".join(report.failures)
+
+
+def _keys(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _keys(item)
+
+
+def test_constraints_are_standard_keywords_a_validator_reads(doc: dict) -> None:
+    # x-minimum and friends are read by no validator: a client trusting the document would send
+    # what the API refuses (a 422 for a schema-valid request).
+    assert not [k for k in _keys(doc["components"]["schemas"]) if k.startswith("x-")]
+
+
+@pytest.mark.parametrize("closes_at, accepted", [
+    ("0491-09-16T07:33:56.0Z", True), ("1969-07-20T20:17:00Z", True),
+    ("9999-12-30T23:00:00+01:00", True), ("0001-01-02T00:30:00-01:00", True),
+    ("0001-01-01T00:30:00+01:00", False), ("9999-12-31T23:00:00-14:00", False),
+])
+def test_the_api_accepts_exactly_the_dates_the_document_allows(
+        doc: dict, client: FlaskClient, auth: AuthActions, closes_at: str,
+        accepted: bool) -> None:
+    schema = {**doc["components"]["schemas"]["MarketWrite"], "components": doc["components"]}
+    body = {"name": "Dated", "closes_at": closes_at}
+    valid = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    assert valid.is_valid(body) is accepted
+    answer = client.post("/api/markets", json=body, headers=auth.headers())
+    assert answer.status_code == (201 if accepted else 422), answer.get_json()
