@@ -66,7 +66,7 @@ def bearer_token(header: str | None) -> str | None:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer":  # RFC 9110 §11.1: the scheme is case-insensitive
         return None
-    return credentials
+    return credentials.lstrip(" ")  # RFC 6750 §2.1: "Bearer" 1*SP b64token (spaces, not tabs)
 
 
 def authenticate() -> User:

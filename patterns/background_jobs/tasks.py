@@ -15,7 +15,7 @@ from celery.result import AsyncResult
 from flask import current_app
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from patterns.background_jobs.celery_app import get_celery
 from patterns.caching import get_cache
@@ -108,14 +108,33 @@ def enqueue_after_commit(session: Session, task: Task, *args: Any, **kwargs: Any
     # Bound to this app's Celery now: the commit may run where another app is the default.
     celery_app = get_celery()
     task_id = uuid()  # known now, so the caller can follow the task it will become
+    # The savepoint (begin_nested) it was enqueued in, if any: rolling that back forgets it.
+    owner = session.get_nested_transaction()
     pending = session.info.setdefault(_PENDING, [])
-    pending.append((celery_app.tasks[task.name], args, kwargs, task_id))
+    pending.append((celery_app.tasks[task.name], args, kwargs, task_id, owner))
     return celery_app.AsyncResult(task_id)
 
 
 def _send_pending(session: Session) -> None:
-    for task, args, kwargs, task_id in session.info.pop(_PENDING, []):
+    # after_commit also fires when a savepoint is released: only the outermost commit sends.
+    if session.in_nested_transaction():
+        return
+    for task, args, kwargs, task_id, _owner in session.info.pop(_PENDING, []):
         task.apply_async(args, kwargs, task_id=task_id)
+
+
+def _within(owner: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while owner is not None:  # a savepoint released into the rolled-back one is rolled back too
+        if owner is savepoint:
+            return True
+        owner = owner.parent
+    return False
+
+
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    if previous.nested and _PENDING in session.info:  # a savepoint rolled back, not the whole
+        session.info[_PENDING] = [p for p in session.info[_PENDING]
+                                  if not _within(p[4], previous)]
 
 
 def _drop_pending(session: Session, transaction: Any) -> None:
@@ -128,3 +147,4 @@ def listen_for_commits(factory: sessionmaker[Session]) -> None:
     if not event.contains(factory, "after_commit", _send_pending):
         event.listen(factory, "after_commit", _send_pending)
         event.listen(factory, "after_transaction_end", _drop_pending)
+        event.listen(factory, "after_soft_rollback", _drop_rolled_back)
