@@ -58,12 +58,12 @@ class Broker:
                   task_id: str | None = None, **_: Any) -> AsyncResult:
         """What Celery.send_task does, minus the network: encode as JSON and note it."""
         try:
-            _, _, data = serialization.dumps((args or (), kwargs or {}), "json")
+            data = serialization.dumps((args or (), kwargs or {}), "json")[2]
         except EncodeError as exc:
+            tried = Message(name, tuple(args or ()), dict(kwargs or {}), "", "")
             raise WrongAnswer(
                 f"expected the task's arguments to be JSON, as every broker message is (send the "
-                f"market's id); sending {Message(name, tuple(args or ()), dict(kwargs or {}), '', '')} "
-                f"failed: {exc}") from None
+                f"market's id); sending {tried} failed: {exc}") from None
         sent_args, sent_kwargs = serialization.loads(data, "application/json", "utf-8")
         message = Message(name, tuple(sent_args), dict(sent_kwargs), task_id or uuid(), self.phase)
         self.messages.append(message)
@@ -142,9 +142,10 @@ def check_house_position(task: Any, create_market: Callable[[Session, str], Any]
     """Judge open_house_position and create_market against a broker that notes every send."""
     celery = get_celery(app)
     name = getattr(task, "name", None)
-    expect(isinstance(name, str) and name in celery.tasks,
-           "open_house_position to be a Celery task (decorate it with @shared_task(bind=True))",
-           f"got {type(task).__name__} {getattr(task, '__name__', task)!r}")
+    if not isinstance(name, str) or name not in celery.tasks:
+        raise WrongAnswer("expected open_house_position to be a Celery task (decorate it with "
+                          f"@shared_task(bind=True)); got {type(task).__name__} "
+                          f"{getattr(task, '__name__', task)!r}")
     registered: Task = celery.tasks[name]
     created: list[int] = []
     try:
