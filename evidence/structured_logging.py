@@ -50,7 +50,17 @@ def _request(app: Flask) -> Iterator[None]:
 
 def _line(formatter: Any, where: str) -> dict[str, Any]:
     """Format the record with the learner's formatter; its line parsed, or a WrongAnswer."""
-    text = call(f"AppFormatter().format (on a line logged {where})", formatter.format, _record())
+    try:
+        text = call(f"AppFormatter().format (on a line logged {where})", formatter.format,
+                    _record())
+    except WrongAnswer as exc:
+        if "Working outside of" not in exc.reason:
+            raise
+        first = exc.reason.splitlines()[0].split(" raised ", 1)[-1]
+        raise WrongAnswer(
+            f"expected a line logged {where}; your format raised {first} Ask "
+            "has_request_context() before reading request or flask.g: a job has an app "
+            "context but no request, so has_app_context() is not enough") from None
     expect(isinstance(text, str), f"format() to return the line as a str ({where})",
            f"it returned {type(text).__name__}")
     expect("\n" not in text, f"one line per record ({where})",

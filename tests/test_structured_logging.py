@@ -301,11 +301,11 @@ def test_the_formatter_check_accepts_correct_answers(
 @pytest.mark.parametrize("wrong, message", [
     (StubFormatter, r"AppFormatter\(\).format \(on a line logged outside any app context\) is "
                     "not written yet"),
-    (ChecksTheAppContext, r"AppFormatter\(\).format \(on a line logged in a job \(an app "
-                          r"context, no request\)\) raised RuntimeError: Working outside of "
-                          "request context"),
-    (ReadsTheRequestAlways, r"logged outside any app context\) raised RuntimeError: Working "
-                            "outside of request context"),
+    (ChecksTheAppContext, r"expected a line logged in a job \(an app context, no request\); "
+                          r"your format raised RuntimeError: Working outside of request "
+                          r"context. Ask has_request_context\(\) before reading request"),
+    (ReadsTheRequestAlways, r"expected a line logged outside any app context; your format raised "
+                            "RuntimeError: Working outside of request context"),
     (GluesStrings, r"expected one JSON object per line \(inside a request\); yours does not "
                    r"parse .* build a dict and json.dumps it"),
     (RebuildsTheLine, r"expected every field of JsonFormatter's line unchanged \(outside any app "
