@@ -14,11 +14,15 @@ import redis
 from celery import Task
 from flask import Flask
 
+from evidence.background_jobs_exercise import check_house_position
 from evidence.timing import Clock, median_ms
 from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.tasks import index_market, jobs_ping, jobs_probe
 from patterns.background_jobs.workers import WorkerProcess
 from patterns.caching import get_cache
+
+__all__ = ["check_house_position", "lost_on_worker_kill", "retried_attempts", "roundtrip_ms",
+           "run_task"]
 
 RESULT_TIMEOUT = 30.0
 _POLL = 0.002  # result polling of the in-memory backend; the Redis backend is pushed

@@ -3,25 +3,39 @@ enqueueing, retries on transient errors only, the 202/Location API, and late ack
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
-from celery import Celery
+from celery import Celery, Task, shared_task
 from celery.schedules import crontab
 from flask import Flask
 from kombu.exceptions import EncodeError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from evidence.background_jobs import lost_on_worker_kill, retried_attempts, roundtrip_ms, run_task
+from evidence.background_jobs import (
+    check_house_position,
+    lost_on_worker_kill,
+    retried_attempts,
+    roundtrip_ms,
+    run_task,
+)
+from evidence.grading import WrongAnswer
 from evidence.lab import token_headers
 from evidence.services import real_services, service_answers
 from patterns import structured_logging as sl
 from patterns.app import create_app
 from patterns.background_jobs import (
     BEAT_SCHEDULE,
+    JOB_TRANSIENT,
     EmbeddedWorker,
     WorkerProcess,
     cleanup_expired_markets,
@@ -33,7 +47,7 @@ from patterns.background_jobs import (
 )
 from patterns.background_jobs import api as jobs_api
 from patterns.db import get_db, get_session
-from patterns.models import Market, MarketStatus
+from patterns.models import Market, MarketStatus, Position, Side
 from patterns.retry_backoff import TransientError
 from patterns.worker import main as worker_main
 
@@ -402,3 +416,203 @@ def test_the_api_finds_what_the_worker_process_indexed(jobs_app: Flask) -> None:
     task = get_celery(jobs_app).AsyncResult(response.get_json()["data"]["task_id"])
     assert task.get(timeout=30, interval=0.005)["indexed"] is True
     assert found("zeppelin Atlantic")[0] == market.id  # stored by the worker, seen by the API
+
+
+# --- the exercise check (in-process: it plays broker and worker, no worker needed) ---
+
+HOUSE = 1
+
+
+def _house_position_query(market_id: int) -> Any:
+    return select(Position.id).where(Position.market_id == market_id, Position.user_id == HOUSE)
+
+
+def _open(market_id: int) -> Position:
+    return Position(market_id=market_id, user_id=HOUSE, side=Side.YES, amount=Decimal("10.00"))
+
+
+@shared_task(bind=True, max_retries=3)
+def open_house_position(self: Task, market_id: int) -> None:
+    """The reference answer, as in the notebook."""
+    try:
+        session = get_session()
+        if session.scalar(_house_position_query(market_id)) is None:
+            session.add(_open(market_id))
+            session.commit()
+    except JOB_TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=0.05) from None
+
+
+def create_market(session: Session, name: str) -> Any:
+    market = Market(name=name, creator_id=1)
+    session.add(market)
+    session.flush()
+    return enqueue_after_commit(session, open_house_position, market.id)
+
+
+@shared_task(bind=True, autoretry_for=JOB_TRANSIENT, retry_backoff=True, max_retries=4)
+def open_house_position_declared(self: Task, market_id: int) -> None:
+    """Correct, written differently: declarative retries, an owned writing session, exists()."""
+    with get_db().new_session(write=True) as session:
+        if not session.scalar(select(_house_position_query(market_id).exists())):
+            session.add(_open(market_id))
+            session.commit()
+
+
+def create_market_declared(session: Session, name: str) -> None:
+    market = Market(name=name, creator_id=1)
+    session.add(market)
+    session.flush()
+    enqueue_after_commit(session, open_house_position_declared, market_id=market.id)
+
+
+def sends(task: Task) -> Callable[[Session, str], Any]:
+    """The reference create_market, sending another task."""
+    def create(session: Session, name: str) -> Any:
+        market = Market(name=name, creator_id=1)
+        session.add(market)
+        session.flush()
+        return enqueue_after_commit(session, task, market.id)
+    return create
+
+
+def sends_before_the_commit(session: Session, name: str) -> Any:
+    market = Market(name=name, creator_id=1)
+    session.add(market)
+    session.flush()
+    return open_house_position.delay(market.id)  # the worker may run before the commit
+
+
+def sends_the_orm_object(session: Session, name: str) -> Any:
+    market = Market(name=name, creator_id=1)
+    session.add(market)
+    session.flush()
+    return enqueue_after_commit(session, open_house_position, market)
+
+
+def commits_itself(session: Session, name: str) -> Any:
+    market = Market(name=name, creator_id=1)
+    session.add(market)
+    session.commit()
+    return open_house_position.delay(market.id)
+
+
+@shared_task(bind=True, max_retries=3)
+def retries_everything(self: Task, market_id: int) -> None:
+    try:
+        session = get_session()
+        if session.scalar(_house_position_query(market_id)) is None:
+            session.add(_open(market_id))
+            session.commit()
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=0.05) from None
+
+
+@shared_task(bind=True, max_retries=3)
+def not_idempotent(self: Task, market_id: int) -> None:
+    try:
+        session = get_session()
+        session.add(_open(market_id))
+        session.commit()
+    except JOB_TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=0.05) from None
+
+
+@shared_task(bind=True)
+def retries_nothing(self: Task, market_id: int) -> None:
+    session = get_session()
+    if session.scalar(_house_position_query(market_id)) is None:
+        session.add(_open(market_id))
+        session.commit()
+
+
+@shared_task(bind=True, max_retries=3)
+def never_commits(self: Task, market_id: int) -> None:
+    get_session().add(_open(market_id))
+
+
+def stub_notebook() -> dict[str, Any]:
+    """The workspace's stub, from the notebook's solution cell."""
+    path = Path(__file__).parents[1] / "notebooks" / "11_background_jobs.ipynb"
+    cell = next(c for c in json.loads(path.read_text())["cells"]
+                if "solution" in c["metadata"].get("tags", []))
+    namespace: dict[str, Any] = {"__name__": "workspace_stub_11"}
+    exec(cell["metadata"]["workbook"]["stub"], namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("task, create", [
+    (open_house_position, create_market),
+    (open_house_position_declared, create_market_declared),
+], ids=["reference", "declared-retries"])
+def test_the_exercise_check_accepts_correct_answers(
+        jobs_app: Flask, task: Task, create: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    check_house_position(task, create, jobs_app)
+    assert capsys.readouterr().out.startswith("✓ open_house_position: sent at the commit only")
+    with jobs_app.app_context():  # the check leaves the lesson's data as it found it
+        assert not get_session().scalar(select(Market.id).where(Market.name.like("Will the %(%)")))
+
+
+def test_the_exercise_check_rejects_the_stub(jobs_app: Flask) -> None:
+    stub = stub_notebook()
+    with pytest.raises(WrongAnswer, match="create_market is not written yet"):
+        check_house_position(stub["open_house_position"], stub["create_market"], jobs_app)
+    with pytest.raises(WrongAnswer, match="open_house_position is not written yet"):
+        check_house_position(stub["open_house_position"], sends(stub["open_house_position"]),
+                             jobs_app)
+
+
+@pytest.mark.parametrize("task, create, message", [
+    (open_house_position, sends_the_orm_object,
+     r"expected the task's arguments to be JSON, as every broker message is \(send the market's "
+     r"id\); sending open_house_position\(Market\(id=\d+.*\)\) failed: Object of type Market is "
+     r"not JSON serializable"),
+    (open_house_position, sends_before_the_commit,
+     r"expected the task to be sent when the session commits \(enqueue_after_commit\); "
+     r"create_market sent open_house_position\(\d+\) itself, before the commit: a worker that "
+     r"takes it at once finds no market"),
+    (retries_everything, sends(retries_everything),
+     r"expected 1 attempt when the insert fails with IntegrityError .*; your task tried 4 times: "
+     r"retry JOB_TRANSIENT only, not Exception"),
+    (not_idempotent, sends(not_idempotent),
+     r"expected one house position on market \d+ after the same message ran twice; found 2: "
+     r"check for the position before adding it"),
+    (retries_nothing, sends(retries_nothing),
+     r"expected a retry after OperationalError \(the database dropped the connection: "
+     r"transient\), then one position; your task tried 1 time\(s\) and left 0 position\(s\) \(it "
+     r"failed with OperationalError"),
+    (open_house_position, commits_itself,
+     "expected create_market to leave the commit to its caller; it committed"),
+    (never_commits, sends(never_commits),
+     r"expected one house position on market \d+ after one run; found 0 \(did the task commit"),
+    (create_market, create_market,
+     r"expected open_house_position to be a Celery task \(decorate it with "
+     r"@shared_task\(bind=True\)\); got function 'create_market'"),
+], ids=["orm-object", "before-commit", "retries-everything", "not-idempotent", "retries-nothing",
+        "commits-itself", "never-commits", "not-a-task"])
+def test_the_exercise_check_rejects_plausible_wrong_answers(
+        jobs_app: Flask, task: Any, create: Any, message: str) -> None:
+    with pytest.raises(WrongAnswer, match=message):
+        check_house_position(task, create, jobs_app)
+
+
+def test_the_exercise_check_stops_a_task_that_hangs(jobs_app: Flask) -> None:
+    @shared_task(bind=True, name="tests.sleeps")
+    def sleeps(self: Task, market_id: int) -> None:
+        time.sleep(0.5)
+
+    with mock.patch("evidence.background_jobs_exercise.TASK_SECONDS", 0.05), \
+            pytest.raises(WrongAnswer, match=r"your task did not finish within 0 s \(sleeps\(\d+\) "
+                                             "is still running"):
+        check_house_position(sleeps, sends(sleeps), jobs_app)
+
+
+def test_the_exercise_check_empty_bodies_are_told_not_crashed(jobs_app: Flask) -> None:
+    @shared_task(bind=True, name="tests.does_nothing")
+    def does_nothing(self: Task, market_id: int) -> None:
+        pass
+
+    with pytest.raises(WrongAnswer, match="expected create_market to add a market named"):
+        check_house_position(does_nothing, lambda session, name: None, jobs_app)
+    with pytest.raises(WrongAnswer, match=r"after one run; found 0"):
+        check_house_position(does_nothing, sends(does_nothing), jobs_app)

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from evidence.grading import WrongAnswer
 from evidence.lab import lesson_app
 from evidence.semantic_search import (
     LABELLED_QUERIES,
@@ -509,20 +510,56 @@ def never_advances(index: VectorIndex, store: EmbeddingStore, model: str, seen: 
     return seen
 
 
-def test_the_refresh_check_accepts_the_reference_answer() -> None:
-    assert check_refresh(refresh) == "refresh: one full load, then only what changed: 6 checks hold"
+def refresh_written_differently(index: VectorIndex, store: EmbeddingStore, model: str,
+                                seen: int) -> int:
+    """Another correct answer: load first when the version moved, keep the newest version seen."""
+    if store.version() <= seen:
+        return seen
+    fresh = store.load(model, index.dim, after=seen)
+    if fresh.ids:
+        index.upsert(fresh.ids, fresh.vectors)
+    return max(seen, fresh.version)
+
+
+def refresh_stub(index: VectorIndex, store: EmbeddingStore, model: str, seen: int) -> int:
+    raise NotImplementedError("your code here: read store.version(), load what is newer")
+
+
+def refresh_pass(index: VectorIndex, store: EmbeddingStore, model: str, seen: int) -> int:
+    pass  # type: ignore[return-value]  # the learner's body replaced by `pass`: returns None
+
+
+@pytest.mark.parametrize("answer", [refresh, refresh_written_differently])
+def test_the_refresh_check_accepts_correct_answers(
+        answer: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_refresh(answer) is None
+    assert capsys.readouterr().out == (
+        "✓ refresh: one full load, then only what changed (6 checks hold)\n")
+
+
+@pytest.mark.parametrize("answer, message", [
+    (refresh_stub, r"refresh is not written yet \(your code here"),
+    (refresh_pass, "expected the version held after the first refresh to be 1; "
+                   "your refresh returned None"),
+])
+def test_the_refresh_check_rejects_the_stub_and_an_empty_body(answer: Any, message: str) -> None:
+    with pytest.raises(WrongAnswer, match=message):
+        check_refresh(answer)
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (reloads_everything, "expected no load while the version is unchanged"),
-    (loads_from_zero, r"expected version 2 from one more load\(after=1\); got 'version 2, loads "
-                      r"after \[0, 0\]'"),
-    (watches_the_count, r"expected no count\(\)"),
-    (forgets_the_index, "expected 3 vectors from one load"),
-    (never_advances, "expected the version held after the first refresh to be 1; got 0"),
+    (reloads_everything, r"expected no load while the version is unchanged \(one version\(\) "
+                         r"read\); got loads after \[0, 0\]"),
+    (loads_from_zero, r"expected version 2 from one more load\(after=1\); got version 2, loads "
+                      r"after \[0, 0\]"),
+    (watches_the_count, r"expected no count\(\): it reads the whole table, and a rename keeps "
+                        r"it; got 2 count\(\) calls"),
+    (forgets_the_index, r"expected 3 vectors from one load\(after=0\); got 0 vectors"),
+    (never_advances, "expected the version held after the first refresh to be 1; "
+                     "your refresh returned 0"),
 ])
 def test_the_refresh_check_rejects_plausible_wrong_answers(wrong: Any, message: str) -> None:
-    with pytest.raises(AssertionError, match=message):
+    with pytest.raises(WrongAnswer, match=message):
         check_refresh(wrong)
 
 

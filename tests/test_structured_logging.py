@@ -7,11 +7,14 @@ import io
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context, has_request_context, request
 from flask.testing import FlaskClient
 
+from evidence.grading import WrongAnswer
+from evidence.structured_logging import check_app_formatter
 from patterns import structured_logging as sl
 from patterns.seed.structured_logging import StructuredFormatter
 
@@ -204,3 +207,129 @@ def test_structlog_produces_the_same_fields(app: Flask, client: FlaskClient) -> 
     for key in ("level", "logger", "message", "request_id", "method", "path", "status"):
         assert a[key] == b[key], key
     assert datetime.fromisoformat(b["timestamp"]).utcoffset().total_seconds() == 0
+
+
+# ---- the exercise check ----
+
+class AppFormatter(sl.JsonFormatter):
+    """The reference answer, as in the notebook."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = json.loads(super().format(record))
+        line["service"] = "markets"
+        if has_request_context():
+            line["user_agent"] = request.headers.get("User-Agent", "")
+        return json.dumps(line)
+
+
+class MergingFormatter(sl.JsonFormatter):
+    """Correct, written differently: one merged dict, werkzeug's parsed user agent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra: dict[str, object] = {"service": "markets"}
+        if has_request_context():
+            extra |= {"user_agent": request.user_agent.string}
+        return json.dumps(json.loads(super().format(record)) | extra, ensure_ascii=False)
+
+
+class ChecksTheAppContext(sl.JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = json.loads(super().format(record))
+        line["service"] = "markets"
+        if has_app_context():  # a Celery task has one, and no request
+            line["user_agent"] = request.headers.get("User-Agent", "")
+        return json.dumps(line)
+
+
+class ReadsTheRequestAlways(sl.JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = json.loads(super().format(record))
+        line.update(service="markets", user_agent=request.headers.get("User-Agent", ""))
+        return json.dumps(line)
+
+
+class GluesStrings(sl.JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)[:-1] + ', "service": "markets"'
+        if has_request_context():
+            text += f', "user_agent": "{request.headers.get("User-Agent", "")}"'
+        return text + "}"
+
+
+class RebuildsTheLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"timestamp": self.formatTime(record), "level": record.levelname,
+                "message": record.getMessage(), "service": "markets"}
+        if has_request_context():
+            line["user_agent"] = request.headers.get("User-Agent", "")
+        return json.dumps(line)
+
+
+class PrettyPrints(AppFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(json.loads(super().format(record)), indent=2)
+
+
+class NullUserAgent(sl.JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = json.loads(super().format(record))
+        line["service"] = "markets"
+        line["user_agent"] = request.headers.get("User-Agent") if has_request_context() else None
+        return json.dumps(line)
+
+
+class ServiceInRequestsOnly(sl.JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = json.loads(super().format(record))
+        if has_request_context():
+            line.update(service="markets", user_agent=request.headers.get("User-Agent", ""))
+        return json.dumps(line)
+
+
+class StubFormatter(sl.JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        raise NotImplementedError("your code here: add service, and user_agent in a request")
+
+
+@pytest.mark.parametrize("answer", [AppFormatter, MergingFormatter])
+def test_the_formatter_check_accepts_correct_answers(
+        app: Flask, answer: type, capsys: pytest.CaptureFixture[str]) -> None:
+    check_app_formatter(answer, app)
+    assert capsys.readouterr().out.startswith("✓ AppFormatter: service on every line")
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (StubFormatter, r"AppFormatter\(\).format \(on a line logged outside any app context\) is "
+                    "not written yet"),
+    (ChecksTheAppContext, r"expected a line logged in a job \(an app context, no request\); "
+                          r"your format raised RuntimeError: Working outside of request "
+                          r"context. Ask has_request_context\(\) before reading request"),
+    (ReadsTheRequestAlways, r"expected a line logged outside any app context; your format raised "
+                            "RuntimeError: Working outside of request context"),
+    (GluesStrings, r"expected one JSON object per line \(inside a request\); yours does not "
+                   r"parse .* build a dict and json.dumps it"),
+    (RebuildsTheLine, r"expected every field of JsonFormatter's line unchanged \(outside any app "
+                      r"context\): .*; yours differs in logger: 'patterns.jobs' became "
+                      r"'<missing>'; market_id: 7 became '<missing>'; timestamp: "
+                      r"'2026-01-01T12:30:00.000Z' became '2026-01-01 "),
+    (PrettyPrints, r"expected one line per record \(outside any app context\); your line spans "
+                   r"\d+ lines"),
+    (NullUserAgent, "expected no user_agent field outside any app context: there is no request; "
+                    "got user_agent None"),
+    (ServiceInRequestsOnly, r"expected \"service\": \"markets\" on every line \(outside any app "
+                            r"context\); got service '<missing>'"),
+])
+def test_the_formatter_check_rejects_plausible_wrong_answers(
+        app: Flask, wrong: type, message: str) -> None:
+    with pytest.raises(WrongAnswer, match=message):
+        check_app_formatter(wrong, app)
+
+
+def test_the_formatter_check_rejects_the_notebook_stub(app: Flask) -> None:
+    path = Path(__file__).parents[1] / "notebooks" / "12_structured_logging.ipynb"
+    cell = next(c for c in json.loads(path.read_text())["cells"]
+                if "solution" in c["metadata"].get("tags", []))
+    namespace: dict[str, object] = {"sl": sl, "logging": logging, "json": json}
+    exec(cell["metadata"]["workbook"]["stub"], namespace)
+    with pytest.raises(WrongAnswer, match="not written yet"):
+        check_app_formatter(namespace["AppFormatter"], app)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from evidence.grading import call, expect, passed
 from patterns.models import User
 from patterns.repository import InMemoryMarketRepository, MarketRepository
 from patterns.semantic_search import (
@@ -41,17 +42,12 @@ class ObservedStore(InMemoryEmbeddingStore):
         return super().count(model, market_id)
 
 
-def _expect(ok: bool, expected: str, got: object) -> None:
-    if not ok:
-        raise AssertionError(f"expected {expected}; got {got!r}")
-
-
 def _top(index: VectorIndex, vector: np.ndarray) -> int | None:
     hits = index.search(vector, 1)
     return hits[0].id if hits else None
 
 
-def check_refresh(refresh: Refresh) -> str:
+def check_refresh(refresh: Refresh) -> None:
     """Judge refresh(index, store, model, seen) -> version: a full load once, nothing while the
     version stays, then only the rows stored with a newer version (a rename included)."""
     embedder = HashingEmbedder()
@@ -60,20 +56,24 @@ def check_refresh(refresh: Refresh) -> str:
     ids = [markets.create({"name": n, "creator_id": 1}).id for n in NAMES]
     store, index = ObservedStore(markets), VectorIndex(embedder.dim)
     store.save(model, ids, embedder.embed(NAMES))  # another process stored version 1
-    seen = refresh(index, store, model, 0)
-    _expect(seen == 1, "the version held after the first refresh to be 1", seen)
-    _expect(len(index) == 3 and store.loads == [0], "3 vectors from one load(after=0)",
-            f"{len(index)} vectors, loads after {store.loads}")
-    _expect(refresh(index, store, model, seen) == 1 and store.loads == [0],
-            "no load while the version is unchanged (one version() read)", f"loads {store.loads}")
-    _expect(store.counts == 0, "no count(): it reads the whole table, and a rename keeps it",
-            f"{store.counts} count() calls")
+    seen = call("refresh", refresh, index, store, model, 0)
+    expect(seen == 1, "the version held after the first refresh to be 1",
+           f"your refresh returned {seen!r}")
+    expect(len(index) == 3 and store.loads == [0], "3 vectors from one load(after=0)",
+           f"got {len(index)} vectors, loads after {store.loads}")
+    again = call("refresh", refresh, index, store, model, 1)
+    expect(again == 1 and store.loads == [0],
+           "no load while the version is unchanged (one version() read)",
+           f"got loads after {store.loads}, version {again!r}")
+    expect(store.counts == 0, "no count(): it reads the whole table, and a rename keeps it",
+           f"got {store.counts} count() calls")
     rename = embedder.embed(["Will the glacier melt?"])
     store.save(model, [ids[1]], rename)  # another process renames market 2: version 2
-    seen = refresh(index, store, model, seen)
-    _expect(seen == 2 and store.loads == [0, 1], "version 2 from one more load(after=1)",
-            f"version {seen}, loads after {store.loads}")
-    _expect(len(index) == 3 and _top(index, rename[0]) == ids[1],
-            "the renamed market replaced in place (3 vectors, found by its new name)",
-            f"{len(index)} vectors, top hit {_top(index, rename[0])}")
-    return "refresh: one full load, then only what changed: 6 checks hold"
+    seen = call("refresh", refresh, index, store, model, 1)
+    expect(seen == 2 and store.loads == [0, 1], "version 2 from one more load(after=1)",
+           f"got version {seen!r}, loads after {store.loads}")
+    top = _top(index, rename[0])
+    expect(len(index) == 3 and top == ids[1],
+           "the renamed market replaced in place (3 vectors, found by its new name)",
+           f"got {len(index)} vectors, top hit {top}")
+    passed("refresh: one full load, then only what changed (6 checks hold)")
