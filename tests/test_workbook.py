@@ -92,9 +92,35 @@ def test_lesson_anatomy(path: Path) -> None:
                  if "solution" in c.get("metadata", {}).get("tags", [])]
     assert solutions, "no exercise cell tagged 'solution'"
     after = [c for c in cells[solutions[0] + 1:] if c["cell_type"] == "code"]
-    assert after and "assert" in "".join(after[0]["source"]), "the exercise has no check cell"
+    assert after, "the exercise has no check cell"
+    check = "".join(after[0]["source"])
+    assert re.search(r"from evidence\.[\w.]+ import .*\bcheck_\w+", check) and \
+        re.search(r"\bcheck_\w+\(", check), "the check cell calls a check_ function of evidence"
+    assert not re.search(r"^\s*assert\b", check, re.M), "no bare assert in the check cell"
     share = sum(c["cell_type"] == "markdown" for c in cells) / len(cells)
     assert share >= 0.35, f"markdown carries the story: only {share:.0%} of cells"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_a_stub_and_hints_for_the_workspace(path: Path) -> None:
+    import ast
+
+    cells = load(path)["cells"]
+    for cell in [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]:
+        workbook = cell["metadata"].get("workbook", {})
+        stub, hints = workbook.get("stub"), workbook.get("hints", [])
+        assert stub, "the solution cell has no workbook.stub for the learner's copy"
+        assert 1 <= len(hints) <= 2 and all(h.strip() for h in hints), "one or two hints"
+
+        def names(source: str) -> set[str]:
+            tree = ast.parse(source)
+            return {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)} | {
+                t.id for n in tree.body if isinstance(n, ast.Assign)
+                for t in n.targets if isinstance(t, ast.Name)}
+
+        answer = "".join(cell["source"])
+        assert names(stub) == names(answer), "the stub defines what the answer defines"
+        assert "NotImplementedError" in stub or "..." in stub, "the stub says: your code here"
 
 
 def readme_rows() -> list[list[str]]:
