@@ -127,6 +127,11 @@ def test_a_missing_lesson_is_copied(tree) -> None:
     nbformat.write(lesson(), notebooks / "98_another.ipynb")
     assert ws.sync(notebooks, workspace) == ["98_another.ipynb: copied into workspace/"]
     assert (workspace / "98_another.ipynb").exists()
+    (workspace / "98_another.ipynb").unlink()
+    (workspace / "99_synthetic.ipynb").unlink()
+    assert ws.sync(notebooks, workspace) == [
+        "2 lessons copied into workspace/ (your copies: no answers, no outputs; the references "
+        "are in reference/ beside them)"]
 
 
 def test_reset_keeps_the_old_copy_beside_the_fresh_one(tree) -> None:
@@ -248,6 +253,8 @@ def test_grade_reads_pass_fail_and_error_before_the_exercise() -> None:
         "FAIL", "expected double(2) == 4; your double gave 5", 0, 1)
     assert cw.grade(executed(check=[error("NameError", "name 'double' is not defined")])) \
         == cw.Verdict("FAIL", "NameError: name 'double' is not defined", 0, 1)
+    assert cw.grade(executed(check=[error("NotImplementedError", "your code here")])).detail \
+        == "the exercise is not written yet (NotImplementedError: your code here)"
     verdict = cw.grade(executed(exercise=[error("SyntaxError", "invalid syntax (1, 5)")],
                                 check=[error("NameError", "name 'double' is not defined")]))
     assert verdict.detail == "your exercise cell raised SyntaxError: invalid syntax (1, 5)"

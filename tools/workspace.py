@@ -276,16 +276,22 @@ def recorded_hash(path: Path) -> str | None:
 def sync(notebooks: Path = NOTEBOOKS, workspace: Path = WORKSPACE) -> list[str]:
     """Copy missing lessons, refresh the references, report lessons changed upstream."""
     said: list[str] = []
+    copied: list[str] = []
     for lesson in lessons(notebooks):
         reference = read(lesson)
         mine = workspace / lesson.name
         if not mine.exists():
             write(learner_copy(reference, lesson), mine)
-            said.append(f"{lesson.name}: copied into {workspace.name}/")
+            copied.append(lesson.name)
         elif (recorded := recorded_hash(mine)) and recorded != lesson_hash(reference):
             said.append(f"{lesson.name}: the lesson changed upstream since your copy was made "
                         f"(yours is kept); for a fresh copy: make reset LESSON={lesson.name[:2]}")
         write_read_only(reference_copy(reference, lesson), reference_path(workspace, lesson))
+    if len(copied) == 1:
+        said.insert(0, f"{copied[0]}: copied into {workspace.name}/")
+    elif copied:
+        said.insert(0, f"{len(copied)} lessons copied into {workspace.name}/ (your copies: no "
+                       f"answers, no outputs; the references are in {REFERENCE_DIR}/ beside them)")
     return said
 
 
