@@ -78,6 +78,7 @@ def test_copy_has_the_stub_no_outputs_a_tagged_check_and_folded_hints(tree) -> N
         assert hint.source.startswith(f"<details><summary><b>Hint {number} of 2</b>")
         assert text in hint.source and hint.source.rstrip().endswith("</details>")
     assert rest.source == "print('the rest of the lesson')"
+    nbformat.validate(copy)  # the cell ids the builder gives are valid and unique
     reference = nbformat.read(notebooks / "99_synthetic.ipynb", as_version=4)
     assert copy.metadata["workbook"]["reference_sha256"] == ws.lesson_hash(reference)
     assert copy.cells[0].metadata["workbook"]["header"]
@@ -93,6 +94,9 @@ def test_reference_copies_are_written_read_only_and_named_as_such(tree) -> None:
     assert "../99_synthetic.ipynb" in reference.cells[0].source
     assert "THE ANSWER" in cell_sources(reference) and reference.cells[2].outputs
     assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    written = path.stat().st_mtime_ns
+    ws.sync(notebooks, workspace)
+    assert path.stat().st_mtime_ns == written, "an unchanged reference is not rewritten"
     nbformat.write(lesson(note="Now write `double` again."), notebooks / "99_synthetic.ipynb")
     ws.sync(notebooks, workspace)
     assert "again" in cell_sources(nbformat.read(path, as_version=4)), "refreshed on every sync"

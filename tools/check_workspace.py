@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbformat import NotebookNode
+
 from workspace import RAISES, WORKSPACE, is_solution, lessons, select, tags
 
 PASS, FAIL, ERROR, NO_EXERCISE = "PASS", "FAIL", "ERROR", "no exercise"

@@ -156,14 +156,21 @@ def lesson_hash(nb: NotebookNode) -> str:
     return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
 
 
-def hint_cell(number: int, count: int, text: str) -> NotebookNode:
-    """A folded hint: JupyterLab shows its first line and unfolds the rest on a click."""
+def hint_cell(number: int, count: int, text: str, check_id: str) -> NotebookNode:
+    """A folded hint: its title shows, the hint itself is one click away."""
     title = f"Hint {number} of {count}" if count > 1 else "Hint"
     # <details> renders folded in JupyterLab, VS Code and GitHub alike; the blank lines let the
     # markdown inside render as markdown.
     source = (f"<details><summary><b>{title}</b> (click to unfold)</summary>\n\n"
               f"{text.strip()}\n\n</details>")
-    return new_markdown_cell(source, metadata={"workbook": {"hint": number}})
+    return markdown(f"{check_id}-hint-{number}", source, {"hint": number})
+
+
+def markdown(cell_id: str, source: str, workbook: dict[str, object]) -> NotebookNode:
+    """A markdown cell the builder adds, with a fixed id: the same lesson gives the same copy."""
+    cell = new_markdown_cell(source, metadata={"workbook": workbook})
+    cell["id"] = cell_id[-64:]  # nbformat: at most 64 characters
+    return cell
 
 
 def clear_outputs(cell: NotebookNode) -> None:
@@ -204,7 +211,7 @@ def header_cell(lesson: Path, with_reference: bool) -> NotebookNode:
         target = f"{REFERENCE_DIR}/{lesson.stem} (reference).ipynb"
         text += (f" *The reference, with answers and outputs, is "
                  f"[{target}]({target.replace(' ', '%20')}).*")
-    return new_markdown_cell(text, metadata={"workbook": {"header": True}})
+    return markdown("workbook-header", text, {"header": True})
 
 
 def learner_copy(reference: NotebookNode, lesson: Path,
@@ -220,7 +227,8 @@ def learner_copy(reference: NotebookNode, lesson: Path,
         elif index in checks:
             cells.append(checked_cell(cell))
             hints = hints_of(checks[index])
-            cells += [hint_cell(n, len(hints), text) for n, text in enumerate(hints, 1)]
+            check_id = str(cell.get("id", f"cell-{index}"))
+            cells += [hint_cell(n, len(hints), text, check_id) for n, text in enumerate(hints, 1)]
         else:
             cells.append(copy.deepcopy(cell))
     for cell in cells:
@@ -236,7 +244,7 @@ def reference_copy(reference: NotebookNode, lesson: Path) -> NotebookNode:
     note = (f"**Reference copy** of {lesson.stem}, with the answers and outputs. `make lab` "
             f"rewrites it, so edits here are lost: your work goes in "
             f"[../{lesson.name}](../{lesson.name}).")
-    nb.cells.insert(0, new_markdown_cell(note, metadata={"workbook": {"header": True}}))
+    nb.cells.insert(0, markdown("workbook-header", note, {"header": True}))
     return nb
 
 
