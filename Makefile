@@ -6,17 +6,20 @@ STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
+LAB_PORT ?= 8888
 
-.PHONY: help setup lab test test-real serve bench notebooks check-runtime lock lint reset clean
+.PHONY: help setup lab check reset student test test-real serve bench notebooks check-runtime lock lint clean
 
 help:
-	@echo "make lab        set up, then open the workbook in JupyterLab"
+	@echo "make lab        set up, then open your copies of the lessons (workspace/) in JupyterLab"
+	@echo "make check      grade the exercises in workspace/ (LESSON=08 for one lesson)"
+	@echo "make reset      a fresh copy of every lesson in workspace/ (LESSON=08 for one); old kept"
+	@echo "make student DIR=folder  the learner copies (no answers, no outputs) to hand out"
 	@echo "make test       set up, then run every test and every notebook (nbval, strict)"
 	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
 	@echo "make serve      run the reference markets API with demo data"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
-	@echo "make reset      throw away your edits to the notebooks"
 
 # The venv is rebuilt when the dependency files change. uv resolves in seconds; pip is the
 # fallback when uv cannot be installed. constraints.txt pins what a fresh install resolves.
@@ -24,6 +27,8 @@ help:
 # otherwise recompile every package in every notebook kernel (about 1 s each).
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required, found " + sys.version.split()[0]'
+	@if test -x $(BIN)/python; then echo "updating .venv: the dependency files changed (about 30 s)…"; \
+	else echo "setting up .venv (first run, about 30 s)…"; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if $(BIN)/python -m pip install -q uv; then \
 		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
@@ -34,8 +39,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The learner works in workspace/ (git-ignored): copies without answers or outputs, made on first
+# use and never overwritten; workspace/reference/ holds the lessons as stored, read-only.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --no-browser --allow-root --ip=127.0.0.1 --notebook-dir=notebooks
+	@$(BIN)/python tools/workspace.py sync
+	@LAB_PORT=$(LAB_PORT) $(BIN)/python tools/lab.py
+
+check: $(STAMP)
+	@$(BIN)/python tools/workspace.py sync
+	@$(BIN)/python tools/check_workspace.py $(if $(LESSON),--lesson $(LESSON))
+
+# The copy being replaced is renamed NN_name.old-<timestamp>.ipynb, not deleted.
+reset: $(STAMP)
+	@$(BIN)/python tools/workspace.py reset $(if $(LESSON),--lesson $(LESSON))
+
+# REFERENCE=1 adds the reference lessons (answers and outputs) in DIR/reference/.
+student: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make student DIR=folder [REFERENCE=1]"; exit 2; }
+	@$(BIN)/python tools/workspace.py student "$(DIR)" $(if $(REFERENCE),--with-reference)
 
 # Lint, the layer contract and the types first: each takes about a second once its cache is warm.
 test: $(STAMP)
@@ -67,9 +88,6 @@ lock: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check patterns evidence bench tests tools
-
-reset:
-	git checkout -- notebooks/
 
 clean:
 	rm -rf $(VENV)
