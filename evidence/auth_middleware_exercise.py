@@ -75,7 +75,7 @@ def _request(app: Flask, view: Callable[[], Any], ran: list[bool],
         except (TypeError, ValueError) as exc:
             raise WrongAnswer(f"expected the decorated view to return the view's answer or raise "
                               f"ApiError; yours returned {value!r} ({exc})") from None
-        return _Outcome(response.status_code, response.mimetype, response.headers.get(
+        return _Outcome(response.status_code, response.mimetype or "", response.headers.get(
             "WWW-Authenticate"), bool(ran), False, response.get_data(as_text=True).strip())
 
 
@@ -89,7 +89,7 @@ def _refusal(outcome: _Outcome, status: int, who: str) -> None:
 
 
 def check_require_any_role(require_any_role: Callable[..., Any], app: Flask) -> None:
-    """Judge require_any_role(*roles): 401 anonymous, 403 wrong role (from the DB), else the view."""
+    """Judge require_any_role(*roles): 401 anonymous, 403 wrong role (per the DB), else in."""
     ran: list[bool] = []
 
     def probe() -> str:

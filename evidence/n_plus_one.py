@@ -123,7 +123,8 @@ def check_load_book(load_book: Callable[[Session, int], Any],
                     book = _book(markets)
                 except InvalidRequestError as exc:
                     raise WrongAnswer(f"expected every position and its user loaded by the "
-                                      f"query; the page's loop could not read them: {exc}") from None
+                                      f"query; the page's loop could not read them: {exc}"
+                                      ) from None
             lazy = log.count
             expect(loaded + lazy == 2, f"2 statements for {n} markets with their positions and "
                    "users (selectinload for the collection, joinedload for the many-to-one)",

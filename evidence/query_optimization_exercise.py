@@ -19,7 +19,7 @@ VOLUMES, PER_VOLUME, SIZE = 5, 8, 10  # ties of 8 across pages of 10: every boun
 
 
 def _tied_markets(session: Session) -> list[int]:
-    """Add 40 markets above every existing volume, 8 per volume, ids interleaved; their key order."""
+    """Add 40 markets above every existing volume, 8 per volume; their ids in key order."""
     top = session.scalar(select(func.max(Market.volume))) or Decimal("0.00")
     creator = session.scalar(select(User.id).order_by(User.id).limit(1))
     if creator is None:
@@ -79,7 +79,8 @@ def check_top_volume_page(top_volume_page: Callable[..., Any],
                        "a seek: WHERE (volume, id) < the last key seen",
                        f"page {page_number} used OFFSET, which reads and discards every "
                        "earlier row")
-                expect(getattr(log[0], "_limit_clause", None) is not None, "the database to stop after `size` rows (LIMIT)",
+                expect(getattr(log[0], "_limit_clause", None) is not None,
+                       "the database to stop after `size` rows (LIMIT)",
                        f"page {page_number}'s SELECT fetched the whole table")
                 expect(len(page) == SIZE, f"{SIZE} rows on page {page_number} (size={SIZE})",
                        f"yours returned {len(page)}")

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session
 
-from patterns.db import sqlite_hooks
 from evidence.grading import WrongAnswer, expect, passed
+from patterns.db import sqlite_hooks
 from patterns.models import Base, Market, Position, Side, User
 from patterns.transactions import Checkpoint
 
