@@ -9,8 +9,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import Select, event, select
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from evidence.grading import WrongAnswer, call, expect, passed
 from evidence.query_optimization import engine_of
 from evidence.timing import Clock, Ratio, compare
 from patterns.models import Market
@@ -94,3 +96,54 @@ def api_statements(client: FlaskClient, limit: int) -> int:
         response = client.get(f"/api/markets?limit={limit}")
     assert response.status_code == 200, response.get_json()
     return log.count
+
+
+# ---- the exercise's check ------------------------------------------------------------------
+
+def _book(markets: list[Any]) -> list[tuple[int, str, Any]]:
+    """What the detail page shows: each position's market id, user name and amount."""
+    return [(m.id, p.user.name, p.amount) for m in markets for p in m.positions]
+
+
+def check_load_book(load_book: Callable[[Session, int], Any],
+                    factory: Callable[[], Session]) -> None:
+    """Judge load_book(session, n): 2 statements whatever n, the right rows, and raiseload('*')."""
+    for n in (5, 20):
+        with factory() as session:
+            with session.no_autoflush, count_queries(engine_of(session)) as log:
+                markets = call(f"load_book(session, {n})", load_book, session, n)
+                loaded = log.count
+            expect(hasattr(markets, "__iter__"), f"a list of {n} markets",
+                   f"load_book returned {markets!r}")
+            markets = list(markets)
+            expect(all(isinstance(m, Market) for m in markets), "Market objects (session.scalars)",
+                   f"load_book returned {type(markets[0]).__name__ if markets else 'nothing'}")
+            with count_queries(engine_of(session)) as log:
+                try:
+                    book = _book(markets)
+                except InvalidRequestError as exc:
+                    raise WrongAnswer(f"expected every position and its user loaded by the "
+                                      f"query; the page's loop could not read them: {exc}"
+                                      ) from None
+            lazy = log.count
+            expect(loaded + lazy == 2, f"2 statements for {n} markets with their positions and "
+                   "users (selectinload for the collection, joinedload for the many-to-one)",
+                   f"your load_book sent {loaded}, the page's loop {lazy} more"
+                   + (": a relationship is still lazy" if lazy else ""))
+            with factory() as fresh:
+                wanted = list(fresh.scalars(select(Market).order_by(Market.id).limit(n)))
+                expected = _book(wanted)
+            expect([m.id for m in markets] == [m.id for m in wanted],
+                   f"the first {n} markets by id", f"yours returned ids "
+                   f"{[m.id for m in markets][:8]}")
+            expect(book == expected, f"{len(expected)} positions with their users",
+                   f"yours gave the page {len(book)}")
+            try:
+                _ = markets[0].creator  # a relationship the page was not meant to touch
+            except InvalidRequestError:
+                pass
+            else:
+                raise WrongAnswer("expected reading market.creator, which the page does not "
+                                  "need, to raise (raiseload('*')); yours loaded it quietly: "
+                                  "a relationship is still lazy")
+    passed("load_book: 2 statements for 5 or 20 markets, and any other relationship raises")

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session
 
+from evidence.grading import WrongAnswer, expect, passed
 from patterns.db import sqlite_hooks
-from patterns.models import Base, Market, Position, User
+from patterns.models import Base, Market, Position, Side, User
 from patterns.transactions import Checkpoint
 
 # ---- the SQLite driver's quirk ------------------------------------------------------------
@@ -139,3 +141,83 @@ def inject_faults(factory: Callable[[], Session],
                 return FaultReport(runs, {k: after[k] - before[k] for k in before})
         runs.append(FaultRun(fault.steps[-1], before, row_counts(factory)))
     raise AssertionError("unreachable")
+
+
+# ---- the exercise's check ------------------------------------------------------------------
+
+SPLIT_AMOUNT, SPLIT_PARTS = Decimal("100.00"), 3
+SPLIT_SHARES = [Decimal("33.33"), Decimal("33.33"), Decimal("33.34")]
+
+
+def check_split_position(split_position: Callable[..., Any],
+                         factory: Callable[[], Session]) -> None:
+    """Fail split_position at every step: no partial write, no swallowed error, exact parts."""
+    with factory() as session:  # a market of its own, removed again at the end
+        user = session.scalar(select(User).order_by(User.id).limit(1))
+        if user is None:
+            raise RuntimeError("the check needs at least one user in the table")
+        market = Market(name="split check", creator=user)
+        original = Position(market=market, user=user, side=Side.NO, amount=SPLIT_AMOUNT)
+        session.add(original)
+        session.commit()
+        market_id, position_id, user_id = market.id, original.id, user.id
+    state = {"raised": "", "last": ""}
+
+    def operation(session: Session, checkpoint: Checkpoint) -> None:
+        def spy(step: str) -> None:
+            try:
+                checkpoint(step)
+            except InjectedFault:
+                state["raised"] = step
+                raise
+        state["raised"] = ""
+        try:
+            split_position(session, position_id, SPLIT_PARTS, spy)
+        except InjectedFault:
+            raise
+        except NotImplementedError:
+            raise WrongAnswer("split_position is not written yet: replace the stub's "
+                              "`raise NotImplementedError` with your code") from None
+        except Exception as exc:
+            with factory() as fresh:
+                gone = fresh.get(Position, position_id) is None
+            expect(not gone, "no partial write whichever step fails", f"after a fault at "
+                   f"'{state['last']}' the original position was deleted for good: one unit "
+                   "of work (`with tx.transaction(session):`), no commit inside")
+            raise WrongAnswer(f"split_position raised {type(exc).__name__}: {exc}") from None
+        finally:
+            state["last"] = state["raised"] or state["last"]
+        expect(not state["raised"], f"the failure at step '{state['raised']}' to reach the "
+               "caller", "your split_position caught it and returned normally: a swallowed "
+               "error tells the caller a failed write succeeded")
+
+    try:
+        report = inject_faults(factory, operation, max_steps=20)
+        bad = [run for run in report.runs if run.left_behind]
+        expect(not bad, "no partial write whichever step fails", "yours left rows behind: "
+               + "; ".join(f"a fault at '{r.step}' left {r.left_behind}" for r in bad)
+               + " (one unit of work: `with tx.transaction(session):`, no commit inside)")
+        expect(len(report.runs) == SPLIT_PARTS + 1, f"checkpoint called {SPLIT_PARTS + 1} "
+               f"times (before the delete and before each of the {SPLIT_PARTS} parts)",
+               f"yours called it {len(report.runs)} times")
+        expect(report.control == {"users": 0, "markets": 0, "positions": SPLIT_PARTS - 1},
+               f"the original replaced by {SPLIT_PARTS} parts (positions +{SPLIT_PARTS - 1})",
+               f"a run without a fault changed {report.control}")
+        with factory() as session:
+            parts = list(session.scalars(select(Position).where(Position.market_id == market_id)
+                                         .order_by(Position.id)))
+            expect(all((p.user_id, p.side) == (user_id, Side.NO) for p in parts),
+                   "every part with the original's market, user and side",
+                   f"yours wrote {[(p.user_id, p.side.value) for p in parts]}")
+            amounts = [p.amount for p in parts]
+            expect(amounts == SPLIT_SHARES, f"{SPLIT_AMOUNT} split into "
+                   f"{', '.join(map(str, SPLIT_SHARES))} (cents; the last takes the remainder)",
+                   f"yours wrote {', '.join(map(str, amounts))}, adding up to {sum(amounts)}")
+    finally:
+        with factory() as session:
+            leftover = session.get(Market, market_id)
+            if leftover is not None:
+                session.delete(leftover)  # and its positions (delete-orphan)
+                session.commit()
+    passed(f"split_position: {len(report.runs)} faults, 0 partial writes; {SPLIT_AMOUNT} became "
+           f"{', '.join(map(str, SPLIT_SHARES))}")

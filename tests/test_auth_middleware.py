@@ -232,3 +232,142 @@ def test_issue_token_cli_prints_a_token_that_verifies(app: Flask) -> None:
 def test_issue_token_cli_refuses_an_unknown_email(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["issue-token", "nobody@example.com"])
     assert result.exit_code != 0 and "no user with email" in result.output
+
+
+
+# ---- the exercise's check ------------------------------------------------------------------
+from functools import wraps  # noqa: E402
+
+from flask import g, jsonify, request  # noqa: E402
+
+from evidence.auth_middleware_exercise import check_require_any_role  # noqa: E402
+from evidence.grading import WrongAnswer  # noqa: E402
+from patterns.auth_middleware import require_auth  # noqa: E402
+from patterns.error_handling import ApiError  # noqa: E402
+
+
+def ref(*roles):
+    wanted = {Role(r) for r in roles}
+
+    def decorator(f):
+        @wraps(f)
+        @require_auth
+        def decorated(*args, **kwargs):
+            if g.current_user.role not in wanted:
+                raise ApiError("no", 403)
+            return f(*args, **kwargs)
+
+        return decorated
+
+    return decorator
+
+
+def seedstyle(*roles):
+    wanted = {Role(r) for r in roles}
+
+    def decorator(f):
+        @wraps(f)
+        @require_auth
+        def decorated(*args, **kwargs):
+            if g.current_user.role not in wanted:
+                return jsonify({"error": "Forbidden"}), 403
+            return f(*args, **kwargs)
+
+        return decorated
+
+    return decorator
+
+
+def claim(*roles):
+    wanted = {Role(r) for r in roles}
+
+    def decorator(f):
+        @wraps(f)
+        @require_auth
+        def decorated(*args, **kwargs):
+            if verify_token(bearer_token(request.headers["Authorization"]))["role"] not in wanted:
+                raise ApiError("no", 403)
+            return f(*args, **kwargs)
+
+        return decorated
+
+    return decorator
+
+
+def stub(*roles):
+    raise NotImplementedError("your code here")
+
+
+def alt(*roles):  # correct, written differently: a tuple of role values, abort-free early return
+    allowed = tuple(Role(r).value for r in roles)
+
+    def decorator(view):
+        @require_auth
+        def inner(*args, **kwargs):
+            if g.current_user.role.value in allowed:
+                return view(*args, **kwargs)
+            raise ApiError("not for your role", 403)
+
+        return wraps(view)(inner)
+
+    return decorator
+
+
+def _variant(
+    refuse=lambda: ApiError("no", 403), returns=True, auth=True, keep_name=True, validate=True
+):
+    def factory(*roles):
+        wanted = {Role(r) for r in roles} if validate else set(roles)
+
+        def decorator(f):
+            def decorated(*args, **kwargs):
+                if g.get("current_user") is None or g.current_user.role not in wanted:
+                    raise refuse()
+                result = f(*args, **kwargs)
+                return result if returns else None
+
+            if auth:
+                decorated = require_auth(decorated)
+            return wraps(f)(decorated) if keep_name else decorated
+
+        return decorator
+
+    return factory
+
+
+not_found = _variant(refuse=lambda: ApiError("no", 404))
+not_found.__name__ = "not_found"
+no_return = _variant(returns=False)
+no_return.__name__ = "no_return"
+no_auth = _variant(auth=False)
+no_auth.__name__ = "no_auth"
+no_wraps = _variant(keep_name=False)
+no_wraps.__name__ = "no_wraps"
+no_check = _variant(validate=False)
+no_check.__name__ = "no_check"
+
+
+WRONG_ANSWERS = [
+    (stub, "is not written yet"),
+    (seedstyle, "expected the 403 in application/problem+json"),
+    (claim, "whose token still claims 'admin'"),
+    (not_found, "expected a 403 for a signed-in user"),
+    (no_return, "yours returned None"),
+    (no_auth, "expected a 401 for an anonymous request"),
+    (no_wraps, "keep its name 'probe'"),
+    (no_check, "to fail when decorating"),
+]
+
+
+def test_the_exercise_check_passes_the_reference_and_another_correct_answer(make_app) -> None:
+    app = make_app()
+    for answer in (ref, alt):
+        check_require_any_role(answer, app)
+
+
+def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_message(make_app) -> None:
+    app = make_app()
+    for answer, message in WRONG_ANSWERS:
+        with pytest.raises(WrongAnswer) as caught:
+            check_require_any_role(answer, app)
+        assert message in caught.value.reason, (answer.__name__, caught.value.reason)

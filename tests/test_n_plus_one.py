@@ -99,3 +99,124 @@ def test_speedup_is_the_ratio_of_medians(app: Flask) -> None:
     assert (ratio.slow, ratio.fast, ratio.speedup) == (7, 2, 3.5)
     with pytest.raises(StopIteration):  # every reading was used, and no more
         clock()
+
+
+
+# ---- the exercise's check ------------------------------------------------------------------
+from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import joinedload, raiseload, selectinload  # noqa: E402
+
+from evidence.grading import WrongAnswer  # noqa: E402
+from evidence.n_plus_one import check_load_book  # noqa: E402
+from patterns.models import Market, Position  # noqa: E402
+
+
+def ref(session, n):
+    stmt = (
+        select(Market)
+        .order_by(Market.id)
+        .limit(n)
+        .options(selectinload(Market.positions).joinedload(Position.user), raiseload("*"))
+    )
+    return session.scalars(stmt).all()
+
+
+def alt(session, n):
+    return list(
+        session.scalars(
+            select(Market)
+            .options(
+                raiseload("*"), selectinload(Market.positions).options(joinedload(Position.user))
+            )
+            .where(Market.id.in_(select(Market.id).order_by(Market.id).limit(n)))
+            .order_by(Market.id)
+        )
+    )
+
+
+def selsel(session, n):
+    stmt = (
+        select(Market)
+        .order_by(Market.id)
+        .limit(n)
+        .options(selectinload(Market.positions).selectinload(Position.user))
+    )
+    return session.scalars(stmt).all()
+
+
+def noraise(session, n):
+    stmt = (
+        select(Market)
+        .order_by(Market.id)
+        .limit(n)
+        .options(selectinload(Market.positions).joinedload(Position.user))
+    )
+    return session.scalars(stmt).all()
+
+
+def nouser(session, n):
+    stmt = (
+        select(Market)
+        .order_by(Market.id)
+        .limit(n)
+        .options(selectinload(Market.positions), raiseload("*"))
+    )
+    return session.scalars(stmt).all()
+
+
+def lazyuser(session, n):
+    stmt = select(Market).order_by(Market.id).limit(n).options(selectinload(Market.positions))
+    return session.scalars(stmt).all()
+
+
+def joinedcoll(session, n):
+    stmt = (
+        select(Market)
+        .order_by(Market.id)
+        .limit(n)
+        .options(joinedload(Market.positions).joinedload(Position.user), raiseload("*"))
+    )
+    return session.scalars(stmt).unique().all()
+
+
+def none(session, n):
+    pass
+
+
+def rows(session, n):
+    return session.execute(
+        select(Market)
+        .order_by(Market.id)
+        .limit(n)
+        .options(selectinload(Market.positions).joinedload(Position.user), raiseload("*"))
+    ).all()
+
+
+def stub(session, n):
+    raise NotImplementedError("your code here: one select(Market) with loader options")
+
+
+WRONG_ANSWERS = [
+    (stub, "is not written yet"),
+    (selsel, "your load_book sent 3"),
+    (noraise, "to raise (raiseload"),
+    (nouser, "'Position.user' is not available"),
+    (lazyuser, "a relationship is still lazy"),
+    (joinedcoll, "your load_book sent 1"),
+    (none, "load_book returned None"),
+    (rows, "returned Row"),
+]
+
+
+def test_the_exercise_check_passes_the_reference_and_another_correct_answer(make_app) -> None:
+    app = make_app()
+    for answer in (ref, alt):
+        check_load_book(answer, get_db(app).new_session)
+
+
+def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_message(make_app) -> None:
+    app = make_app()
+    for answer, message in WRONG_ANSWERS:
+        with pytest.raises(WrongAnswer) as caught:
+            check_load_book(answer, get_db(app).new_session)
+        assert message in caught.value.reason, (answer.__name__, caught.value.reason)

@@ -186,3 +186,91 @@ def test_market_rows_need_creators(make_app) -> None:
     app = make_app(DEMO_ROWS=0)
     with get_db(app).new_session() as session, pytest.raises(ValueError, match="creators"):
         trials.market_rows(session, 3)
+
+
+
+# ---- the exercise's check ------------------------------------------------------------------
+from sqlalchemy import and_, or_, tuple_  # noqa: E402
+
+from evidence.grading import WrongAnswer  # noqa: E402
+from evidence.query_optimization_exercise import check_top_volume_page  # noqa: E402
+
+
+def ref(session, after=None, size=20):
+    stmt = select(*qo.LISTED).order_by(Market.volume.desc(), Market.id.desc()).limit(size)
+    if after is not None:
+        stmt = stmt.where(tuple_(Market.volume, Market.id) < after)
+    return session.execute(stmt).all()
+
+
+def alt(session, after=None, size=20):
+    stmt = select(Market).order_by(Market.volume.desc(), Market.id.desc())
+    if after:
+        v, i = after
+        stmt = stmt.where(or_(Market.volume < v, and_(Market.volume == v, Market.id < i)))
+    return list(session.scalars(stmt.limit(size)))
+
+
+def notie(session, after=None, size=20):
+    stmt = select(*qo.LISTED).order_by(Market.volume.desc()).limit(size)
+    if after is not None:
+        stmt = stmt.where(Market.volume < after[0])
+    return session.execute(stmt).all()
+
+
+def le(session, after=None, size=20):
+    stmt = select(*qo.LISTED).order_by(Market.volume.desc(), Market.id.desc()).limit(size)
+    if after is not None:
+        stmt = stmt.where(Market.volume <= after[0])
+    return session.execute(stmt).all()
+
+
+def offset(session, after=None, size=20):
+    skip = 0
+    if after is not None:
+        skip = session.scalar(select(func.count()).where(tuple_(Market.volume, Market.id) >= after))
+    return session.execute(
+        select(*qo.LISTED).order_by(Market.volume.desc(), Market.id.desc()).offset(skip).limit(size)
+    ).all()
+
+
+def asc(session, after=None, size=20):
+    stmt = select(*qo.LISTED).order_by(Market.volume, Market.id).limit(size)
+    if after is not None:
+        stmt = stmt.where(tuple_(Market.volume, Market.id) > after)
+    return session.execute(stmt).all()
+
+
+def mixed(session, after=None, size=20):
+    stmt = select(*qo.LISTED).order_by(Market.volume.desc(), Market.id).limit(size)
+    if after is not None:
+        stmt = stmt.where(tuple_(Market.volume, Market.id) < after)
+    return session.execute(stmt).all()
+
+
+def stub(session, after=None, size=20):
+    raise NotImplementedError("your code here")
+
+
+WRONG_ANSWERS = [
+    (stub, "is not written yet"),
+    (notie, "rows with equal volume were skipped"),
+    (le, "twice"),
+    (offset, "used OFFSET"),
+    (asc, "to start with the biggest volume"),
+    (mixed, "twice"),
+]
+
+
+def test_the_exercise_check_passes_the_reference_and_another_correct_answer(make_app) -> None:
+    app = make_app()
+    for answer in (ref, alt):
+        check_top_volume_page(answer, get_db(app).new_session)
+
+
+def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_message(make_app) -> None:
+    app = make_app()
+    for answer, message in WRONG_ANSWERS:
+        with pytest.raises(WrongAnswer) as caught:
+            check_top_volume_page(answer, get_db(app).new_session)
+        assert message in caught.value.reason, (answer.__name__, caught.value.reason)

@@ -141,3 +141,154 @@ def test_the_app_engine_rolls_back_released_savepoints(app: Flask) -> None:
     assert trials.rolled_back_savepoint_survivors(get_db(app).engine) == 0
     with get_db(app).new_session() as session:
         assert session.scalar(select(User).where(User.email == "ghost@example.com")) is None
+
+
+
+# ---- the exercise's check ------------------------------------------------------------------
+from evidence.grading import WrongAnswer  # noqa: E402
+from evidence.transactions import check_split_position  # noqa: E402
+from patterns.models import Position  # noqa: E402
+
+
+def ref(session, position_id, parts, checkpoint=tx.no_fault):
+    with tx.transaction(session):
+        original = session.get(Position, position_id)
+        market_id, user_id, side, amount = (
+            original.market_id,
+            original.user_id,
+            original.side,
+            original.amount,
+        )
+        checkpoint("delete the original")
+        session.delete(original)
+        session.flush()
+        share = (amount / parts).quantize(Decimal("0.01"))
+        for i in range(parts):
+            checkpoint(f"part {i + 1}")
+            part = amount - share * (parts - 1) if i == parts - 1 else share
+            session.add(Position(market_id=market_id, user_id=user_id, side=side, amount=part))
+            session.flush()
+
+
+def commit_inside(session, position_id, parts, checkpoint=tx.no_fault):
+    original = session.get(Position, position_id)
+    checkpoint("delete")
+    session.delete(original)
+    session.commit()
+    share = (original.amount / parts).quantize(Decimal("0.01"))
+    for i in range(parts):
+        checkpoint(f"part {i + 1}")
+        part = original.amount - share * (parts - 1) if i == parts - 1 else share
+        session.add(
+            Position(
+                market_id=original.market_id,
+                user_id=original.user_id,
+                side=original.side,
+                amount=part,
+            )
+        )
+        session.commit()
+
+
+def swallow(session, position_id, parts, checkpoint=tx.no_fault):
+    try:
+        ref(session, position_id, parts, checkpoint)
+    except Exception:
+        session.rollback()
+
+
+def unrounded(session, position_id, parts, checkpoint=tx.no_fault):
+    with tx.transaction(session):
+        o = session.get(Position, position_id)
+        checkpoint("delete")
+        session.delete(o)
+        session.flush()
+        for i in range(parts):
+            checkpoint(f"part {i + 1}")
+            session.add(
+                Position(
+                    market_id=o.market_id, user_id=o.user_id, side=o.side, amount=o.amount / parts
+                )
+            )
+            session.flush()
+
+
+def stub(session, position_id, parts, checkpoint=tx.no_fault):
+    raise NotImplementedError("your code here")
+
+
+def alt(session, position_id, parts, checkpoint=tx.no_fault):  # correct: the caller's commit
+    original = session.get(Position, position_id)
+    cents = int(original.amount * 100)
+    shares = [Decimal(cents // parts) / 100] * (parts - 1)
+    shares.append(original.amount - sum(shares))
+    try:
+        checkpoint("delete")
+        session.delete(original)
+        session.flush()
+        for n, share in enumerate(shares, 1):
+            checkpoint(f"part {n}")
+            session.add(
+                Position(
+                    market_id=original.market_id,
+                    user_id=original.user_id,
+                    side=original.side,
+                    amount=share,
+                )
+            )
+            session.flush()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def no_delete(session, position_id, parts, checkpoint=tx.no_fault):
+    with tx.transaction(session):
+        o = session.get(Position, position_id)
+        checkpoint("delete")
+        share = (o.amount / parts).quantize(Decimal("0.01"))
+        for i in range(parts):
+            checkpoint(f"part {i + 1}")
+            part = o.amount - share * (parts - 1) if i == parts - 1 else share
+            session.add(
+                Position(market_id=o.market_id, user_id=o.user_id, side=o.side, amount=part)
+            )
+            session.flush()
+
+
+def one_checkpoint(session, position_id, parts, checkpoint=tx.no_fault):
+    with tx.transaction(session):
+        o = session.get(Position, position_id)
+        checkpoint("split")
+        session.delete(o)
+        share = (o.amount / parts).quantize(Decimal("0.01"))
+        for i in range(parts):
+            part = o.amount - share * (parts - 1) if i == parts - 1 else share
+            session.add(
+                Position(market_id=o.market_id, user_id=o.user_id, side=o.side, amount=part)
+            )
+
+
+WRONG_ANSWERS = [
+    (stub, "is not written yet"),
+    (commit_inside, "deleted for good"),
+    (swallow, "caught it and returned normally"),
+    (unrounded, "adding up to 99.99"),
+    (no_delete, "positions +2"),
+    (one_checkpoint, "checkpoint called 4 times"),
+]
+
+
+def test_the_exercise_check_passes_the_reference_and_another_correct_answer(make_app) -> None:
+    app = make_app()
+    for answer in (ref, alt):
+        check_split_position(answer, get_db(app).new_session)
+
+
+def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_message(make_app) -> None:
+    app = make_app()
+    for answer, message in WRONG_ANSWERS:
+        with pytest.raises(WrongAnswer) as caught:
+            check_split_position(answer, get_db(app).new_session)
+        assert message in caught.value.reason, (answer.__name__, caught.value.reason)
