@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import wraps
 
 import jwt
 import pytest
-from flask import Flask
+from flask import Flask, g, jsonify, request
 from flask.testing import FlaskClient
 
 from evidence.auth_middleware import Attempt, attack_matrix, matrix_figures
-from patterns.auth_middleware import bearer_token, issue_token, require_role, verify_token
+from evidence.auth_middleware_exercise import check_require_any_role
+from evidence.grading import WrongAnswer
+from evidence.lab import AuthActions
+from patterns.auth_middleware import (
+    bearer_token,
+    issue_token,
+    require_auth,
+    require_role,
+    verify_token,
+)
 from patterns.db import get_db
+from patterns.error_handling import ApiError
 from patterns.models import Role, User
 from patterns.seed import auth_middleware as seed
 
@@ -236,14 +247,8 @@ def test_issue_token_cli_refuses_an_unknown_email(app: Flask) -> None:
 
 
 # ---- the exercise's check ------------------------------------------------------------------
-from functools import wraps  # noqa: E402
 
-from flask import g, jsonify, request  # noqa: E402
 
-from evidence.auth_middleware_exercise import check_require_any_role  # noqa: E402
-from evidence.grading import WrongAnswer  # noqa: E402
-from patterns.auth_middleware import require_auth  # noqa: E402
-from patterns.error_handling import ApiError  # noqa: E402
 
 
 def ref(*roles):
@@ -371,3 +376,18 @@ def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_messag
         with pytest.raises(WrongAnswer) as caught:
             check_require_any_role(answer, app)
         assert message in caught.value.reason, (answer.__name__, caught.value.reason)
+
+
+@pytest.mark.parametrize("header, token", [("Bearer  abc.def.ghi", "abc.def.ghi"),
+                                           ("bearer abc.def.ghi", "abc.def.ghi"),
+                                           ("Basic abc", None)])
+def test_bearer_takes_one_or_more_spaces_before_the_token(header: str, token: str | None) -> None:
+    assert bearer_token(header) == token  # RFC 6750 §2.1: "Bearer" 1*SP b64token
+
+
+def test_two_spaces_after_bearer_still_authenticate(client: FlaskClient,
+                                                   auth: AuthActions) -> None:
+    token = auth.headers()["Authorization"].split(" ", 1)[1]
+    answer = client.post("/api/markets", json={"name": "Two spaces"},
+                         headers={"Authorization": f"Bearer  {token}"})
+    assert answer.status_code == 201

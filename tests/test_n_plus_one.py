@@ -5,11 +5,16 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import joinedload, raiseload, selectinload
 
 from evidence import n_plus_one as trials
+from evidence.grading import WrongAnswer
+from evidence.n_plus_one import check_load_book
 from patterns import n_plus_one as npo
 from patterns.db import get_db
+from patterns.models import Market, Position
 from patterns.query_counter import TooManyQueries, assert_max_queries, count_queries
 
 
@@ -103,12 +108,7 @@ def test_speedup_is_the_ratio_of_medians(app: Flask) -> None:
 
 
 # ---- the exercise's check ------------------------------------------------------------------
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import joinedload, raiseload, selectinload  # noqa: E402
 
-from evidence.grading import WrongAnswer  # noqa: E402
-from evidence.n_plus_one import check_load_book  # noqa: E402
-from patterns.models import Market, Position  # noqa: E402
 
 
 def ref(session, n):

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, and_, event, func, or_, select, tuple_
 
 from evidence import query_optimization as trials
+from evidence.grading import WrongAnswer
+from evidence.query_optimization_exercise import check_top_volume_page
 from patterns import query_optimization as qo
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus
@@ -190,10 +192,7 @@ def test_market_rows_need_creators(make_app) -> None:
 
 
 # ---- the exercise's check ------------------------------------------------------------------
-from sqlalchemy import and_, or_, tuple_  # noqa: E402
 
-from evidence.grading import WrongAnswer  # noqa: E402
-from evidence.query_optimization_exercise import check_top_volume_page  # noqa: E402
 
 
 def ref(session, after=None, size=20):

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from evidence import transactions as trials
+from evidence.grading import WrongAnswer
+from evidence.transactions import check_split_position
 from patterns import transactions as tx
 from patterns.db import get_db
-from patterns.models import Market, Side, User
+from patterns.models import Market, Position, Side, User
 from patterns.seed import transactions as seed
 
 AMOUNTS = [Decimal("10.00"), Decimal("25.50"), Decimal("4.50")]
@@ -145,9 +147,6 @@ def test_the_app_engine_rolls_back_released_savepoints(app: Flask) -> None:
 
 
 # ---- the exercise's check ------------------------------------------------------------------
-from evidence.grading import WrongAnswer  # noqa: E402
-from evidence.transactions import check_split_position  # noqa: E402
-from patterns.models import Position  # noqa: E402
 
 
 def ref(session, position_id, parts, checkpoint=tx.no_fault):
