@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import time
+from functools import wraps
+from pathlib import Path
 from unittest import mock
 
 import pytest
 import tenacity
 
+from evidence.grading import WrongAnswer
 from evidence.retry_backoff import (
     ManualClock,
     Overloaded,
@@ -17,6 +22,7 @@ from evidence.retry_backoff import (
     scripted,
     simulate_contention,
 )
+from evidence.retry_backoff_exercise import check_retrying
 from patterns.retry_backoff import Backoff, RetryPolicy, TransientError, retry
 from patterns.seed.retry_backoff import retry_with_backoff
 
@@ -152,3 +158,184 @@ def test_a_scripted_call_answers_in_turn_counts_and_carries_its_name() -> None:
     wrapped = retry(sleep=t.sleep, clock=t.clock, rng=random.Random(0))(
         scripted("fetch_prices", [TimeoutError(), "ok"]))
     assert wrapped() == "ok" and wrapped.__qualname__ == "fetch_prices"
+
+
+# --- the exercise: the learner's own retry decorator, judged by check_retrying ---
+
+
+def reference_retrying(policy, *, sleep, clock, rng):
+    """The notebook's answer."""
+    def decorator(fetch):
+        @wraps(fetch)
+        def wrapper(*args, **kwargs):
+            started = clock()
+            for attempt in range(policy.max_attempts):
+                try:
+                    return fetch(*args, **kwargs)
+                except policy.retry_on:
+                    if attempt == policy.max_attempts - 1:
+                        raise
+                    ceiling = min(policy.backoff.cap, policy.backoff.base * 2 ** attempt)
+                    wait = rng.uniform(0, ceiling)
+                    if clock() + wait - started > policy.deadline:
+                        raise
+                    sleep(wait)
+        return wrapper
+    return decorator
+
+
+def while_loop_retrying(policy, *, sleep, clock, rng):
+    """Correct, written differently: a while loop, Backoff.delay, a give-up time, `raise last`."""
+    def decorator(fetch):
+        def wrapper(*args, **kwargs):
+            give_up_at = clock() + policy.deadline
+            retries = 0
+            while True:
+                try:
+                    return fetch(*args, **kwargs)
+                except Exception as exc:
+                    if not isinstance(exc, policy.retry_on):
+                        raise
+                    last = exc
+                if retries + 1 >= policy.max_attempts:
+                    raise last
+                wait = policy.backoff.delay(retries, rng)
+                if clock() + wait > give_up_at:
+                    raise last
+                sleep(wait)
+                retries += 1
+        return wrapper
+    return decorator
+
+
+def library_retrying(policy, *, sleep, clock, rng):
+    """Correct by delegation: the module's own retry with the policy given."""
+    return retry(policy, sleep=sleep, clock=clock, rng=rng)
+
+
+def mistaken_retrying(*, catch: tuple[type[BaseException], ...] | None = None, jitter: bool = True,
+                      attempts: int = 0, sleep_after_last: bool = False, deadline: str = "wait",
+                      draw: str = "rng", reraise: str = "last", sleeper: str = "given"):
+    """A learner's loop with one mistake switched on (each knob's default is the right way)."""
+    def retrying(policy, *, sleep, clock, rng):
+        def decorator(fetch):
+            def wrapper(*args, **kwargs):
+                started, first, latest, waited = clock(), None, None, 0.0
+                n = policy.max_attempts + attempts
+                for attempt in range(n):
+                    if deadline == "before attempt" and clock() - started > policy.deadline:
+                        break
+                    try:
+                        return fetch(*args, **kwargs)
+                    except catch or policy.retry_on as exc:  # noqa: B030 (a tuple either way)
+                        first, latest = first or exc, exc
+                        last = attempt == n - 1
+                        if last and not sleep_after_last:
+                            break
+                        ceiling = min(policy.backoff.cap, policy.backoff.base * 2 ** attempt)
+                        r = rng.random() if draw == "rng" else random.random()
+                        wait = ceiling * r if jitter else ceiling
+                        if deadline == "wait" and clock() + wait - started > policy.deadline:
+                            break
+                        if deadline == "sum" and waited + wait > policy.deadline:
+                            break
+                        waited += wait
+                        (sleep if sleeper == "given" else time.sleep)(wait)
+                        if last:
+                            break
+                if reraise == "first":
+                    raise first
+                if reraise == "last":
+                    raise latest
+                return None
+            return wrapper
+        return decorator
+    return retrying
+
+
+def test_the_retry_check_passes_correct_loops_written_differently(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    logging.disable(logging.ERROR)  # the module's retry logs every attempt
+    try:
+        for answer in (reference_retrying, while_loop_retrying, library_retrying):
+            check_retrying(answer)
+            assert capsys.readouterr().out.startswith("✓ retrying: TypeError and ConnectionError")
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def test_the_retry_check_passes_the_notebook_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, object] = {}
+    exec(exercise_cell()["source"], namespace)
+    check_retrying(namespace["retrying"])
+    assert "✓ retrying" in capsys.readouterr().out
+
+
+def exercise_cell() -> dict:
+    path = Path(__file__).parents[1] / "notebooks" / "10_retry_backoff.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    cell = next(c for c in cells if "solution" in c["metadata"].get("tags", []))
+    return {"source": "".join(cell["source"]), "stub": cell["metadata"]["workbook"]["stub"]}
+
+
+def test_the_retry_check_rejects_the_notebook_stub_and_an_empty_body() -> None:
+    namespace: dict[str, object] = {}
+    exec(exercise_cell()["stub"], namespace)
+    with pytest.raises(WrongAnswer, match="retrying is not written yet"):
+        check_retrying(namespace["retrying"])
+
+    def empty(policy, *, sleep, clock, rng):
+        pass
+
+    with pytest.raises(WrongAnswer, match=r"to return a decorator .*; yours returned None"):
+        check_retrying(empty)
+
+
+def default_policy_retrying(policy, *, sleep, clock, rng):
+    """Lesson 10's old answer: the library with its default retry_on and deadline."""
+    return retry(RetryPolicy(max_attempts=4), sleep=sleep, clock=clock, rng=rng)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (default_policy_retrying,
+     r"expected ConnectionError to reach the caller after 1 call \(it is not in this policy's "
+     r"retry_on, \(Overloaded,\)\); your retrying called fetch_quote 4 times"),
+    (mistaken_retrying(catch=(Exception,)),
+     r"expected TypeError to reach the caller after 1 call .*; your retrying called fetch_quote "
+     r"4 times and slept 3 times: retry only the errors in policy.retry_on"),
+    (mistaken_retrying(jitter=False),
+     r"expected full-jitter waits, each drawn from rng in \[0, ceiling\]: \[0.025, 0.025\] s; "
+     r"your retrying slept the ceilings themselves, \[0.05, 0.1\] s"),
+    (mistaken_retrying(draw="random module"),
+     r"expected waits drawn from the rng you were given: .*; it was never called"),
+    (mistaken_retrying(sleeper="time.sleep"),
+     r"expected every wait through the sleep you were given .*; yours called time.sleep 2 time"),
+    (mistaken_retrying(sleep_after_last=True),
+     r"expected 3 waits between 4 attempts; your retrying slept 4 times, .*: the wait after the "
+     r"last attempt only delays the error"),
+    (mistaken_retrying(attempts=-1),
+     r"expected fetch_quote called 4 times \(policy.max_attempts\) while the service stays busy; "
+     r"your retrying called it 3 times: the first call is an attempt too"),
+    (mistaken_retrying(attempts=+1),
+     r"your retrying called it 5 times: max_attempts counts every call"),
+    (mistaken_retrying(reraise="none"),
+     r"expected the last Overloaded \(attempt 4\) to reach the caller; your retrying returned "
+     r"None"),
+    (mistaken_retrying(reraise="first"),
+     r"your retrying raised Overloaded\('busy \(attempt 1\)'\), the error of attempt 1: re-raise "
+     r"the last one"),
+    (mistaken_retrying(deadline="none"),
+     r"expected no wait to end past the deadline, 1 s after the first attempt .*; your retrying "
+     r"slept 0.\d+ s until 1.\d+ s: before sleeping, give up"),
+    (mistaken_retrying(deadline="before attempt"),
+     r"expected no wait to end past the deadline"),
+    (mistaken_retrying(deadline="sum"),
+     r"your waits add up to 0.\d+ s only, but the calls take time too: read clock\(\) before"),
+])
+def test_the_retry_check_explains_each_wrong_loop(answer, message: str) -> None:
+    logging.disable(logging.ERROR)
+    try:
+        with pytest.raises(WrongAnswer, match=message):
+            check_retrying(answer)
+    finally:
+        logging.disable(logging.NOTSET)
