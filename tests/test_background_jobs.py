@@ -616,3 +616,27 @@ def test_the_exercise_check_empty_bodies_are_told_not_crashed(jobs_app: Flask) -
         check_house_position(does_nothing, lambda session, name: None, jobs_app)
     with pytest.raises(WrongAnswer, match=r"after one run; found 0"):
         check_house_position(does_nothing, sends(does_nothing), jobs_app)
+
+
+def test_a_task_enqueued_in_a_rolled_back_savepoint_is_never_sent(
+        jobs_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple] = []
+    monkeypatch.setattr("celery.app.task.Task.apply_async",
+                        lambda self, args, kwargs, task_id: sent.append(args))
+    with jobs_app.app_context(), get_db(jobs_app).new_session(write=True) as session:
+        session.begin()
+        enqueue_after_commit(session, jobs_ping, "outer")
+        savepoint = session.begin_nested()
+        enqueue_after_commit(session, jobs_ping, "rolled back")
+        savepoint.rollback()
+        savepoint = session.begin_nested()
+        inner = session.begin_nested()
+        enqueue_after_commit(session, jobs_ping, "released into a rolled-back savepoint")
+        inner.commit()
+        savepoint.rollback()
+        released = session.begin_nested()
+        enqueue_after_commit(session, jobs_ping, "released")
+        released.commit()
+        assert sent == [], "a released savepoint is not a commit: nothing may be sent yet"
+        session.commit()
+    assert sent == [("outer",), ("released",)]

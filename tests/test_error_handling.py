@@ -21,7 +21,8 @@ from evidence.error_handling import (
     problem_json_share,
 )
 from evidence.grading import WrongAnswer
-from patterns.error_handling import PROBLEM_JSON, ApiError, init_app, problem
+from evidence.lab import AuthActions
+from patterns.error_handling import PROBLEM_JSON, ApiError, init_app, problem, status_phrase
 from patterns.seed.error_handling import seed_app
 from patterns.structured_logging import capture_logs, parse_lines
 
@@ -291,3 +292,20 @@ def test_the_handlers_check_explains_each_wrong_answer(answer: Callable[[Flask],
                                                        message: str) -> None:
     with pytest.raises(WrongAnswer, match=message):
         check_error_handlers(answer)
+
+
+@pytest.mark.parametrize("status, phrase", [(413, "Content Too Large"),
+                                            (422, "Unprocessable Content"), (404, "Not Found"),
+                                            (503, "Service Unavailable")])
+def test_titles_are_the_rfc_9110_phrases_whatever_the_python(status: int, phrase: str) -> None:
+    # http.HTTPStatus says "Request Entity Too Large" on 3.11 and "Content Too Large" on 3.13;
+    # stored lesson outputs must not depend on which Python runs them.
+    assert status_phrase(status) == phrase
+
+
+def test_a_validation_error_has_the_status_phrase_as_title_and_the_fields_in_detail(
+        client: FlaskClient, auth: AuthActions) -> None:
+    answer = client.post("/api/markets", json={}, headers=auth.headers())
+    body = answer.get_json()
+    assert (answer.status_code, body["title"]) == (422, "Unprocessable Content")
+    assert body["detail"] == "invalid fields: name"

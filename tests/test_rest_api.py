@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from evidence.lab import AuthActions
 from evidence.rest_api import status_code_checks
 from patterns.db import get_db
 from patterns.models import Market
@@ -157,3 +158,13 @@ def test_a_market_deleted_by_a_concurrent_request_is_404(client: FlaskClient, au
         response = getattr(client, method)("/api/markets/2", json={"name": "x"},
                                            headers=auth.headers())
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_a_deleted_markets_id_is_never_given_to_another(client: FlaskClient,
+                                                       auth: AuthActions) -> None:
+    first = client.post("/api/markets", json={"name": "First"}, headers=auth.headers())
+    gone = first.get_json()["data"]["id"]
+    assert client.delete(f"/api/markets/{gone}", headers=auth.headers()).status_code == 204
+    second = client.post("/api/markets", json={"name": "Second"}, headers=auth.headers())
+    assert second.get_json()["data"]["id"] > gone, "SQLite reused the id (no AUTOINCREMENT)"
+    assert client.get(f"/api/markets/{gone}").status_code == 404
