@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import LegacyAPIWarning
 
+from evidence.grading import WrongAnswer
 from evidence.service_layer import (
     check_close_market,
     commits_per_use_case,
@@ -319,9 +320,31 @@ def test_the_exercise_check_accepts_the_reference_answer() -> None:
     (CommitsTwice, "expected one commit for closing market 1; got '2 commits'"),
     (NeverCommits, "expected one commit for closing market 1; got '0 commits'"),
     (ReturnsFalseWhenMissing, "expected None for a missing market; got False"),
-    (MarketService, "has no attribute 'close_market'"),
+    (MarketService, "expected your class to define close_market(self, market_id); "
+                    "MarketService has none"),
 ])
 def test_the_exercise_check_rejects_plausible_wrong_answers(wrong: type[MarketService],
                                                             message: str) -> None:
-    with pytest.raises((AssertionError, AttributeError), match=message.replace("(", r"\(")):
+    with pytest.raises(WrongAnswer) as info:
         check_close_market(wrong)
+    assert info.value.reason == message
+
+
+class Stub(MarketService):
+    def close_market(self, market_id: int) -> Market | None:
+        raise NotImplementedError("your code here")
+
+
+class PassBody(MarketService):
+    def close_market(self, market_id: int) -> Market | None:
+        pass
+
+
+@pytest.mark.parametrize("answer, message", [
+    (Stub, "close_market(1) is not written yet"),
+    (PassBody, "expected market 1 back, closed; got None"),
+])
+def test_the_exercise_check_tells_the_stub_and_an_empty_answer_apart(
+        answer: type[MarketService], message: str) -> None:
+    with pytest.raises(WrongAnswer, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_close_market(answer)
