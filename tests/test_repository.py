@@ -11,6 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, LegacyAPIWarning
 
+from evidence.grading import WrongAnswer
+from evidence.lab import lesson_app
 from evidence.repository import (
     CONTRACT,
     committed_counts,
@@ -21,6 +23,7 @@ from evidence.repository import (
     run_contract,
     sql_harness,
 )
+from evidence.repository_exercise import check_close_and_copy
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus, User
 from patterns.query_counter import count_queries
@@ -28,6 +31,7 @@ from patterns.repository import (
     InMemoryMarketRepository,
     MarketRepository,
     SqlAlchemyMarketRepository,
+    UnknownCreator,
 )
 from patterns.seed.repository import MarketRepository as SeedMarketRepository
 
@@ -166,3 +170,87 @@ def test_fake_takes_an_injected_clock() -> None:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     repo = InMemoryMarketRepository([User(id=1, name="a", email="a@e")], clock=lambda: moment)
     assert repo.create({"name": "A", "creator_id": 1}).created_at == moment
+
+
+# ---- Lesson 02's exercise: close_and_copy, judged by check_close_and_copy ----
+
+def _reference(session, market_id: int, creator_id: int) -> Market:
+    with session.begin():
+        repo = SqlAlchemyMarketRepository(session)
+        original = repo.find_by_id(market_id)
+        repo.update(market_id, {"status": MarketStatus.CLOSED})
+        return repo.create({"name": f"Copy of {original.name}",
+                            "description": original.description, "creator_id": creator_id})
+
+
+def _commits_at_the_end(session, market_id: int, creator_id: int) -> Market:
+    repo = SqlAlchemyMarketRepository(session)
+    original = repo.find_by_id(market_id)
+    try:
+        copy = repo.create({"name": "Copy of " + original.name, "creator_id": creator_id,
+                            "description": original.description})
+        repo.update(market_id, {"status": "closed"})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return copy
+
+
+def _commits_each_step(session, market_id: int, creator_id: int) -> Market:
+    repo = SqlAlchemyMarketRepository(session)
+    original = repo.find_by_id(market_id)
+    repo.update(market_id, {"status": MarketStatus.CLOSED})
+    session.commit()
+    copy = repo.create({"name": f"Copy of {original.name}", "creator_id": creator_id})
+    session.commit()
+    return copy
+
+
+def _never_commits(session, market_id: int, creator_id: int) -> Market:
+    repo = SqlAlchemyMarketRepository(session)
+    original = repo.find_by_id(market_id)
+    repo.update(market_id, {"status": MarketStatus.CLOSED})
+    return repo.create({"name": f"Copy of {original.name}", "creator_id": creator_id})
+
+
+def _swallows(session, market_id: int, creator_id: int) -> Market | None:
+    try:
+        return _reference(session, market_id, creator_id)
+    except UnknownCreator:
+        return None
+
+
+def _stub(session, market_id: int, creator_id: int) -> Market:
+    raise NotImplementedError("your code here")
+
+
+@pytest.fixture(scope="module")
+def exercise_app() -> Flask:
+    return lesson_app(rows=20)
+
+
+def _active(app: Flask) -> list[int]:
+    with get_db(app).new_session() as session:
+        return list(session.scalars(select(Market.id).where(
+            Market.status == MarketStatus.ACTIVE).order_by(Market.id)))
+
+
+@pytest.mark.parametrize("answer", [_reference, _commits_at_the_end])
+def test_the_exercise_check_accepts_correct_answers(exercise_app: Flask, answer) -> None:
+    copy = check_close_and_copy(answer, get_db(exercise_app).new_session, _active(exercise_app)[0])
+    assert copy.name.startswith("Copy of ")
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_commits_each_step, "expected nothing committed when step 2 fails (one unit of work); "
+                         "got 1 market(s) closed"),
+    (_never_commits, "expected one copy more and one market closed, committed; got 0 more"),
+    (_swallows, "expected UnknownCreator to reach the caller"),
+    (_stub, "close_and_copy is not written yet"),
+])
+def test_the_exercise_check_rejects_wrong_answers(exercise_app: Flask, answer,
+                                                  message: str) -> None:
+    with pytest.raises(WrongAnswer) as info:
+        check_close_and_copy(answer, get_db(exercise_app).new_session, _active(exercise_app)[0])
+    assert info.value.reason.startswith(message), info.value.reason
