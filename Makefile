@@ -84,7 +84,7 @@ check-runtime: $(STAMP)
 	$(BIN)/python tools/check_runtime_install.py
 
 lock: $(STAMP)
-	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev -q pyproject.toml -o constraints.txt
+	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev --extra browser -q pyproject.toml -o constraints.txt
 
 lint: $(STAMP)
 	$(BIN)/ruff check patterns evidence bench tests tools
