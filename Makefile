@@ -8,7 +8,7 @@ REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
 LAB_PORT ?= 8888
 
-.PHONY: help setup lab check reset student test test-real serve bench notebooks check-runtime lock lint clean
+.PHONY: help setup lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
 
 help:
 	@echo "make lab        set up, then open your copies of the lessons (workspace/) in JupyterLab"
@@ -16,6 +16,7 @@ help:
 	@echo "make reset      a fresh copy of every lesson in workspace/ (LESSON=08 for one); old kept"
 	@echo "make student DIR=folder  the learner copies (no answers, no outputs) to hand out"
 	@echo "make test       set up, then run every test and every notebook (nbval, strict)"
+	@echo "make test-browser  every lesson run in JupyterLab by headless Chromium (Playwright)"
 	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
 	@echo "make serve      run the reference markets API with demo data"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
@@ -60,10 +61,18 @@ student: $(STAMP)
 
 # Lint, the layer contract and the types first: each takes about a second once its cache is warm.
 test: $(STAMP)
-	$(BIN)/ruff check -q patterns evidence bench tests tools
+	$(BIN)/ruff check -q patterns evidence bench tests tests_browser tools
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# Playwright (the [browser] extra) drives Debian's chromium, /usr/bin/chromium, or the executable
+# WORKBOOK_CHROMIUM names: no browser is ever downloaded. Not nbval: these are no notebooks.
+test-browser: $(STAMP)
+	@$(BIN)/python -c 'import playwright' 2>/dev/null || { echo "installing the [browser] extra (playwright)…"; \
+		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev,browser]' \
+		|| $(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,browser]'; }
+	$(BIN)/python -m pytest -p no:nbval -o addopts='-p no:cacheprovider -rs' tests_browser
 
 test-real: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
@@ -84,10 +93,10 @@ check-runtime: $(STAMP)
 	$(BIN)/python tools/check_runtime_install.py
 
 lock: $(STAMP)
-	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev -q pyproject.toml -o constraints.txt
+	$(BIN)/uv pip compile --universal --python-version 3.11 --extra dev --extra browser -q pyproject.toml -o constraints.txt
 
 lint: $(STAMP)
-	$(BIN)/ruff check patterns evidence bench tests tools
+	$(BIN)/ruff check patterns evidence bench tests tests_browser tools
 
 clean:
 	rm -rf $(VENV)
