@@ -40,6 +40,22 @@ def call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise WrongAnswer(f"{what} raised {type(exc).__name__}: {exc}") from None
 
 
+def expect_raises(what: str, error: type[BaseException], expected: str, fn: Callable[..., Any],
+                  *args: Any, returned: str = "got no error") -> BaseException:
+    """Run the learner's code where it must raise `error`; anything else is a WrongAnswer."""
+    try:
+        fn(*args)
+    except error as exc:
+        return exc
+    except NotImplementedError:
+        raise WrongAnswer(f"{what} is not written yet: replace the stub's "
+                          "`raise NotImplementedError` with your code") from None
+    except Exception as exc:
+        raise WrongAnswer(f"expected {expected}; your {what} raised "
+                          f"{type(exc).__name__}: {exc}") from None
+    raise WrongAnswer(f"expected {expected}; {returned}")
+
+
 def passed(message: str) -> None:
     """Tell the learner the check passed, in one line."""
     print(f"✓ {message}")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence.grading import WrongAnswer, call, expect, passed
+from evidence.grading import call, expect, expect_raises, passed
 from evidence.repository import committed_counts
 from patterns.models import Market, MarketStatus
 from patterns.repository import UnknownCreator
@@ -20,20 +20,11 @@ def check_close_and_copy(close_and_copy: CloseAndCopy, new_session: Callable[[],
     """Step 2 fails once (an unknown creator): nothing may be left; then it succeeds, once."""
     before = committed_counts(new_session)
     with new_session() as session:
-        try:
-            close_and_copy(session, market_id, 10**6)
-        except UnknownCreator:
-            pass
-        except NotImplementedError:
-            raise WrongAnswer("close_and_copy is not written yet: replace the stub's "
-                              "`raise NotImplementedError` with your code") from None
-        except Exception as exc:
-            raise WrongAnswer(f"expected UnknownCreator for a creator who does not exist; your "
-                              f"close_and_copy raised {type(exc).__name__}: {exc}") from None
-        else:
-            raise WrongAnswer("expected UnknownCreator to reach the caller when the copy's "
-                              "creator does not exist; your close_and_copy returned normally: "
-                              "a swallowed error tells the caller a failed write succeeded")
+        expect_raises("close_and_copy", UnknownCreator,
+                      "UnknownCreator to reach the caller when the copy's creator does not exist",
+                      close_and_copy, session, market_id, 10**6,
+                      returned="your close_and_copy returned normally: a swallowed error tells "
+                               "the caller a failed write succeeded")
     failed = committed_counts(new_session)
     expect(failed == before, "nothing committed when step 2 fails (one unit of work)",
            f"got {failed.closed - before.closed} market(s) closed and "

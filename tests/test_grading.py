@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.grading import HINT_POINTER, WrongAnswer, call, expect, passed
+from evidence.grading import HINT_POINTER, WrongAnswer, call, expect, expect_raises, passed
 
 
 def test_expect_says_what_was_expected_and_what_came_back() -> None:
@@ -34,3 +34,24 @@ def test_call_turns_a_learners_bug_into_one_line() -> None:
 def test_passed_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     passed("position_totals: 1 recompute, then hits")
     assert capsys.readouterr().out == "✓ position_totals: 1 recompute, then hits\n"
+
+
+def test_expect_raises_tells_the_stub_another_error_and_no_error_apart() -> None:
+    def stub() -> None:
+        raise NotImplementedError
+
+    assert isinstance(expect_raises("close", ValueError, "ValueError", _raise(ValueError("x"))),
+                      ValueError)
+    with pytest.raises(WrongAnswer, match="close is not written yet"):
+        expect_raises("close", ValueError, "ValueError", stub)
+    with pytest.raises(WrongAnswer, match=r"expected ValueError; your close raised KeyError"):
+        expect_raises("close", ValueError, "ValueError", _raise(KeyError("k")))
+    with pytest.raises(WrongAnswer) as info:
+        expect_raises("close", ValueError, "ValueError", lambda: None)
+    assert info.value.reason == "expected ValueError; got no error"
+
+
+def _raise(error: Exception):
+    def fn() -> None:
+        raise error
+    return fn
