@@ -16,14 +16,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_caching import Cache
+from sqlalchemy import update
 
 from evidence.caching import STRATEGIES, hit_speedup, stale_read_trial, stampede_trial
+from evidence.caching_exercise import check_rename_market
+from evidence.grading import WrongAnswer
 from evidence.lab import AuthActions
 from evidence.services import real_services, service_answers
 from patterns import caching
 from patterns.caching import RedisCache, cached, dumps, get_cache, loads, make_key
 from patterns.config import ConfigurationError
+from patterns.db import get_session
 from patterns.markets import market_payload
+from patterns.models import Market
 
 MakeApp = Callable[..., Flask]  # the make_app fixture's type
 
@@ -258,6 +263,128 @@ def test_flask_caching_memoize_with_the_same_client(app: Flask) -> None:
         cache.delete_memoized(price, 1, currency="EUR")
         price(1, currency="EUR")
     assert calls == ["EUR", "USD", "EUR"]
+
+
+# --- the exercise's check: rename_market, judged by a stale-read trial ---
+
+
+def ref(market_id: int, name: str) -> bool:
+    session = get_session()
+    market = session.get(Market, market_id)
+    if market is None:
+        return False
+    market.name = name
+    session.commit()
+    market_payload.invalidate(market_id)
+    return True
+
+
+def alt(market_id: int, name: str) -> bool:  # Core UPDATE, the key spelt by keyword: one key
+    session = get_session()
+    renamed = session.execute(update(Market).where(Market.id == market_id)
+                              .values(name=name)).rowcount
+    session.commit()
+    if renamed:
+        get_cache().invalidate(market_payload.key(market_id=market_id))
+    return bool(renamed)
+
+
+def _renamed(market_id: int, name: str, then: Callable[[int], object],
+             before: Callable[[int], object] = lambda _id: None, commit: bool = True) -> bool:
+    session = get_session()
+    market = session.get(Market, market_id)
+    if market is None:
+        return False
+    before(market_id)
+    market.name = name
+    if commit:
+        session.commit()
+    else:
+        session.flush()  # sent, never committed
+    then(market_id)
+    return True
+
+
+def stub(market_id: int, name: str) -> bool:
+    raise NotImplementedError("your code here: rename, commit, then invalidate")
+
+
+def never(market_id: int, name: str) -> bool:
+    return _renamed(market_id, name, then=lambda _id: None)
+
+
+def before_commit(market_id: int, name: str) -> bool:
+    return _renamed(market_id, name, before=market_payload.invalidate, then=lambda _id: None)
+
+
+def raw_delete(market_id: int, name: str) -> bool:
+    cache = get_cache()
+    return _renamed(market_id, name,
+                    then=lambda m: cache.client.delete(cache.full_key(market_payload.key(m))))
+
+
+def raw_delete_unprefixed(market_id: int, name: str) -> bool:
+    return _renamed(market_id, name,
+                    then=lambda m: get_cache().client.delete(market_payload.key(m)))
+
+
+def seed_key(market_id: int, name: str) -> bool:
+    return _renamed(market_id, name, then=lambda m: get_cache().invalidate(f"market:{m}"))
+
+
+def id_as_text(market_id: int, name: str) -> bool:  # an id taken from a URL, not converted
+    return _renamed(market_id, name, then=lambda m: market_payload.invalidate(str(m)))
+
+
+def write_through(market_id: int, name: str) -> bool:
+    return _renamed(market_id, name, then=lambda m: get_cache().set(
+        market_payload.key(m), market_payload.uncached(m)))
+
+
+def flush_only(market_id: int, name: str) -> bool:
+    return _renamed(market_id, name, then=market_payload.invalidate, commit=False)
+
+
+def crashes_on_a_missing_market(market_id: int, name: str) -> bool:
+    market = get_session().get(Market, market_id)
+    market.name = name  # type: ignore[union-attr]
+    get_session().commit()
+    market_payload.invalidate(market_id)
+    return True
+
+
+WRONG_ANSWERS = [
+    (stub, "is not written yet"),
+    (never, "you never invalidated"),
+    (before_commit, "you invalidated before the commit: a request that read in between"),
+    (raw_delete, "a raw delete, which does not bump its generation"),
+    (raw_delete_unprefixed, "names a raw Redis key, but this cache stores market_payload(1) "
+                            "under its namespace"),
+    (seed_key, "you invalidated 'market:1', but market_payload(1) is cached under "
+               "'v1:patterns.markets.market_payload:{\"market_id\":1}'"),
+    (id_as_text, "{\"market_id\":\"1\"}', but market_payload(1) is cached under"),
+    (write_through, "you stored the new value with set after the commit"),
+    (flush_only, "commit the session after changing the name"),
+    (crashes_on_a_missing_market, "to return False: there is no such market; your "
+                                  "rename_market(1000000, 'nobody') raised AttributeError"),
+]
+
+
+def test_the_exercise_check_passes_the_reference_and_another_correct_answer(
+        app: Flask, capsys: pytest.CaptureFixture[str]) -> None:
+    for answer in (ref, alt):
+        check_rename_market(answer, app)
+        assert "✓ rename_market: 0 stale reads of" in capsys.readouterr().out
+
+
+def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_message(
+        app: Flask) -> None:
+    for answer, message in WRONG_ANSWERS:
+        with pytest.raises(WrongAnswer) as caught:
+            check_rename_market(answer, app)
+        assert message in caught.value.reason, (answer.__name__, caught.value.reason)
+        if answer not in (stub, flush_only, crashes_on_a_missing_market):
+            assert "expected 0 stale reads of" in caught.value.reason
 
 
 # --- real Redis ---

@@ -11,6 +11,7 @@ from patterns.caching.redis_cache import (
     EXTENSION,
     GENERATION_TTL,
     LOCK_TTL_MS,
+    STORE_IF_CURRENT,
     CacheStats,
     RedisCache,
     get_cache,
@@ -18,7 +19,7 @@ from patterns.caching.redis_cache import (
 )
 
 __all__ = [
-    "DEFAULT_TTL", "EXTENSION", "GENERATION_TTL", "KEY_VERSION", "LOCK_TTL_MS", "CacheStats",
-    "CachedFunction", "RedisCache", "cached", "dumps", "get_cache", "init_app", "loads",
-    "make_key",
+    "DEFAULT_TTL", "EXTENSION", "GENERATION_TTL", "KEY_VERSION", "LOCK_TTL_MS", "STORE_IF_CURRENT",
+    "CacheStats", "CachedFunction", "RedisCache", "cached", "dumps", "get_cache", "init_app",
+    "loads", "make_key",
 ]

@@ -55,7 +55,7 @@ class CacheStats:
 
 
 # Store only if nobody invalidated the key since the value was loaded (compare generations).
-_STORE_IF_CURRENT = """
+STORE_IF_CURRENT = """
 local current = redis.call('GET', KEYS[2]) or ''
 if current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -107,7 +107,7 @@ class RedisCache:
         self.namespace = app.config.get("CACHE_NAMESPACE") or (
             f"wb:{secrets.token_hex(4)}" if app.testing else f"wb:{database_namespace(app)}")
         self.default_ttl = int(app.config.get("CACHE_TTL", DEFAULT_TTL))
-        self._store = client.register_script(_STORE_IF_CURRENT)
+        self._store = client.register_script(STORE_IF_CURRENT)
         self._release = client.register_script(_RELEASE)
         app.extensions[EXTENSION] = self
         if app.testing and url is not None:
@@ -144,40 +144,44 @@ class RedisCache:
         hit, value = self.get(key)
         if hit:
             return value
-        full = self.full_key(key)
-        gen_key, lock_key = full + ":gen", full + ":lock"
+        if not protect:
+            return self._load(key, compute, ttl, guard)
+        return self._load_once(key, compute, ttl, guard)
+
+    def _load_once(self, key: str, compute: Callable[[], R], ttl: int | None, guard: bool) -> R:
+        """One caller takes the key's lock (SET NX PX) and loads; the others wait for its value."""
+        lock_key = self.full_key(key) + ":lock"
         give_up = self._clock() + self.wait_timeout
         while True:
-            token = secrets.token_hex(8)
-            if not protect or self.client.set(lock_key, token, nx=True, px=LOCK_TTL_MS):
+            token = secrets.token_hex(8)  # ours alone: release only the lock we still hold
+            if self.client.set(lock_key, token, nx=True, px=LOCK_TTL_MS):
                 try:
-                    # Re-check under the lock: the previous holder may have just stored it.
-                    raw, generation = self.client.mget([full, gen_key])
-                    if raw is not None and protect:
-                        return loads(raw)
-                    return self._compute_and_store(full, gen_key, generation, compute, ttl, guard)
+                    return self._load(key, compute, ttl, guard, recheck=True)
                 finally:
-                    if protect:
-                        self._release(keys=[lock_key], args=[token])
+                    self._release(keys=[lock_key], args=[token])
             self._sleep(self.poll_interval)
-            raw = self.client.get(full)
+            raw = self.client.get(self.full_key(key))
             if raw is not None:
                 return loads(raw)
             if self._clock() > give_up:  # the holder is stuck: answer, but do not store
                 self.stats.count("recomputes")
                 return compute()
 
-    def _compute_and_store(self, full: str, gen_key: str, generation: bytes | str | None,
-                           compute: Callable[[], R], ttl: int | None, guard: bool) -> R:
+    def _load(self, key: str, compute: Callable[[], R], ttl: int | None, guard: bool, *,
+              recheck: bool = False) -> R:
+        """Note the key's generation, compute, store only if no invalidation came in between."""
+        full, gen_key = self.full_key(key), self.full_key(key) + ":gen"
+        raw, generation = self.client.mget([full, gen_key])  # both read at one instant
+        if recheck and raw is not None:  # the previous lock holder has just stored it
+            return loads(raw)
         value = compute()
         self.stats.count("recomputes")
         if value is not None:
-            text = dumps(value)
-            if guard:
-                self._store(keys=[full, gen_key],
-                            args=[generation or b"", text, ttl or self.default_ttl])
+            text, seconds = dumps(value), ttl or self.default_ttl
+            if guard:  # compare and set in one Lua script: atomic in Redis
+                self._store(keys=[full, gen_key], args=[generation or b"", text, seconds])
             else:
-                self.client.set(full, text, ex=ttl or self.default_ttl)
+                self.client.set(full, text, ex=seconds)
         return value
 
     def invalidate(self, key: str) -> None:
