@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -12,9 +13,10 @@ from functools import partial
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
 from evidence.timing import Clock, median_ms
-from patterns.caching import get_cache
+from patterns.caching import cached, get_cache
 from patterns.db import get_session
 from patterns.markets import invalidate_market, market_payload
 from patterns.models import Market
@@ -153,3 +155,26 @@ def hit_speedup(app: Flask, *, market_id: int = 1, requests: int = 200,
     miss = median_ms(get, requests, clock=clock, setup=forget)
     hit = median_ms(get, requests, clock=clock)
     return miss, hit
+
+
+@cached(ttl=60)
+def market_name(market_id: int) -> str | None:
+    """A cheap query worth no cache: one column of one row, by primary key."""
+    return get_session().scalar(select(Market.name).where(Market.id == market_id))
+
+
+def small_query_costs(app: Flask, *, market_id: int = 1, repeat: int = 300,
+                      clock: Clock = time.perf_counter) -> tuple[float, float]:
+    """Median ms of a primary-key lookup and of the same value from the cache, in one session,
+    timed in turns so that both see the same load."""
+    samples: tuple[list[float], list[float]] = ([], [])
+    with app.app_context():
+        market_name(market_id)  # cached from here on; the session is open and warm
+        ways = (lambda: market_name.uncached(market_id), lambda: market_name(market_id))
+        for _ in range(repeat):
+            for way, times in zip(ways, samples, strict=True):
+                started = clock()
+                way()
+                times.append((clock() - started) * 1000)
+    query, hit = (statistics.median(times) for times in samples)
+    return query, hit

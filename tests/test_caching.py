@@ -18,7 +18,14 @@ from flask.testing import FlaskClient
 from flask_caching import Cache
 from sqlalchemy import update
 
-from evidence.caching import STRATEGIES, hit_speedup, stale_read_trial, stampede_trial
+from evidence.caching import (
+    STRATEGIES,
+    hit_speedup,
+    small_query_costs,
+    stale_read_trial,
+    stampede_trial,
+)
+from evidence.caching import market_name as small_market_name
 from evidence.caching_exercise import check_rename_market
 from evidence.grading import WrongAnswer
 from evidence.lab import AuthActions
@@ -240,6 +247,15 @@ def test_hit_speedup_times_each_request_on_the_clock_it_is_given(app: Flask) -> 
     ticks = iter(range(10**6))  # every reading of the clock is 1 ms after the last
     miss, hit = hit_speedup(app, requests=5, clock=lambda: next(ticks) / 1000)
     assert (miss, hit) == (pytest.approx(1.0), pytest.approx(1.0))  # one start, one stop each
+
+
+
+def test_small_query_costs_time_the_lookup_and_the_hit_in_turns(app: Flask) -> None:
+    ticks = iter(range(10**6))  # every reading of the clock is 1 ms after the last
+    query, hit = small_query_costs(app, repeat=5, clock=lambda: next(ticks) / 1000)
+    assert (query, hit) == (pytest.approx(1.0), pytest.approx(1.0))
+    with app.app_context():  # the value the cache answers is the one the query reads
+        assert small_market_name(1) == small_market_name.uncached(1) == market_payload(1)["name"]
 
 
 # --- the production equivalent ---
