@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -18,6 +21,11 @@ logger = logging.getLogger("patterns.retry")
 
 class TransientError(Exception):
     """A failure the next attempt may not see: overload, a dropped connection, a timeout."""
+
+    def __init__(self, *args: object, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        # Seconds the server asked the client to wait (an HTTP 429/503's Retry-After), if it said.
+        self.retry_after = retry_after
 
 
 # What a caller may retry by default. Never Exception: a TypeError or a 404 fails the same way
@@ -51,6 +59,31 @@ class RetryPolicy:
     max_attempts: int = 5
     deadline: float = 30.0  # seconds since the first attempt that no wait may cross
     backoff: Backoff = field(default_factory=Backoff)
+    respect_retry_after: bool = True  # wait what the server asked for instead of the backoff
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"[0-9]+", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # unreadable: the caller falls back to its own backoff
+    if when.tzinfo is None:  # the obsolete date forms carry no zone; HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    # A date already past means "now", never a negative wait.
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def server_delay(exc: BaseException) -> float | None:
+    """The wait the failed call's server asked for (the error's `retry_after`), if any."""
+    delay = getattr(exc, "retry_after", None)
+    ok = isinstance(delay, int | float) and not isinstance(delay, bool) and delay >= 0
+    return float(delay) if ok else None
 
 
 def retry(policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
@@ -71,7 +104,10 @@ def retry(policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] =
                     return f(*args, **kwargs)
                 except policy.retry_on as exc:
                     last = attempt == policy.max_attempts
-                    wait = 0.0 if last else policy.backoff.delay(attempt - 1, draw)
+                    asked = server_delay(exc) if policy.respect_retry_after else None
+                    # The server's Retry-After, when it gave one, replaces the jittered backoff.
+                    wait = (0.0 if last else asked if asked is not None
+                            else policy.backoff.delay(attempt - 1, draw))
                     # Give up now rather than sleep past the deadline only to fail anyway.
                     late = clock() + wait - started > policy.deadline
                     if last or late:
@@ -80,8 +116,9 @@ def retry(policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] =
                                   name, attempt, _brief(exc), why)
                         exc.add_note(f"gave up after {attempt} attempt(s): {why} exhausted")
                         raise
-                    log.warning("%s: attempt %d failed (%s); retrying in %.3f s",
-                                name, attempt, _brief(exc), wait)
+                    log.warning("%s: attempt %d failed (%s); retrying in %.3f s%s",
+                                name, attempt, _brief(exc), wait,
+                                " (Retry-After)" if asked is not None else "")
                     sleep(wait)
             raise AssertionError("unreachable: the loop returns or raises")
 
