@@ -82,8 +82,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 def server_delay(exc: BaseException) -> float | None:
     """The wait the failed call's server asked for (the error's `retry_after`), if any."""
     delay = getattr(exc, "retry_after", None)
-    ok = isinstance(delay, int | float) and not isinstance(delay, bool) and delay >= 0
-    return float(delay) if ok else None
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+        return None  # absent, or not a wait anyone can honour
+    return float(delay)
 
 
 def retry(policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
