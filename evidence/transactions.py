@@ -97,7 +97,7 @@ def row_counts(factory: Callable[[], Session]) -> dict[str, int]:
 @contextmanager
 def rows_written(factory: Callable[[], Session]) -> Iterator[dict[str, int]]:
     """The rows the block added (or removed) per table; filled in when the block ends."""
-    before, change = row_counts(factory), {}
+    before, change = row_counts(factory), dict[str, int]()
     try:
         yield change
     finally:
