@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, event, select, update
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -24,6 +24,21 @@ def statements(factory: Callable[[], Session], n: int, strategy: str) -> int:
     """How many statements creator_names runs for n markets, in a fresh session."""
     with factory() as session, count_queries(engine_of(session)) as log:
         names = creator_names(session, n, strategy)
+    assert len(names) == n, f"only {len(names)} markets in the table, asked for {n}"
+    return log.count
+
+
+def shared_creator_statements(factory: Callable[[], Session], n: int, creators: int) -> int:
+    """Statements of the lazy loop when the first n markets share `creators` creators."""
+    with factory() as session:
+        # Markets 1..n get creators 1..`creators` in turn, inside a transaction rolled back below:
+        # the demo data keeps its one creator per market.
+        session.execute(update(Market).where(Market.id <= n)
+                        .values(creator_id=(Market.id - 1) % creators + 1))
+        session.expunge_all()  # the loop starts as a request does: an empty identity map
+        with count_queries(engine_of(session)) as log:
+            names = creator_names(session, n, "lazy")
+        session.rollback()
     assert len(names) == n, f"only {len(names)} markets in the table, asked for {n}"
     return log.count
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from patterns.retry_backoff import Backoff, RetryPolicy, TransientError, retry
+from patterns.retry_backoff import (
+    Backoff,
+    RetryPolicy,
+    TransientError,
+    parse_retry_after,
+    retry,
+)
 
 
 class ManualClock:
@@ -50,6 +57,46 @@ class Scripted:
 def scripted(name: str, outcomes: Iterable[object]) -> Scripted:
     """A Scripted call named `name` that answers with `outcomes`, one per call."""
     return Scripted(name, outcomes)
+
+
+class Overloaded(TransientError):
+    """The service refused the call: it is down, or this time window is full."""
+
+
+class ClosedUntil:
+    """A service down for maintenance until `until` (on `clock`): 503 with Retry-After till then."""
+
+    def __init__(self, clock: Callable[[], float], until: float, *, name: str = "fetch_prices"):
+        self._clock = clock
+        self.until = until
+        self.calls = 0
+        self.__name__ = self.__qualname__ = name
+
+    def headers(self) -> dict[str, str]:
+        """What the 503 says: whole seconds until it reopens, as a server would round them."""
+        return {"Retry-After": str(math.ceil(self.until - self._clock()))}
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self._clock() < self.until:
+            # The client side of HTTP: the header becomes the error's retry_after.
+            raise Overloaded("503", retry_after=parse_retry_after(self.headers()["Retry-After"]))
+        return "ok"
+
+
+def retry_after_trial(until: float = 5.0, *, respect: bool, seed: int = 0,
+                      policy: RetryPolicy | None = None) -> tuple[int, float]:
+    """One client against a ClosedUntil service: (calls it made, simulated seconds until 'ok')."""
+    chosen = policy or RetryPolicy(retry_on=(Overloaded,), max_attempts=50, deadline=60.0,
+                                   backoff=Backoff(base=0.1, cap=10.0))
+    clock = ManualClock()
+    service = ClosedUntil(clock.clock, until)
+    quiet = logging.getLogger("patterns.retry.trial")
+    quiet.disabled = True
+    plan = RetryPolicy(chosen.retry_on, chosen.max_attempts, chosen.deadline, chosen.backoff,
+                       respect_retry_after=respect)
+    retry(plan, sleep=clock.sleep, clock=clock.clock, rng=random.Random(seed), log=quiet)(service)()
+    return service.calls, clock.now
 
 
 # ---- many clients retrying against a service that is recovering --------------------------------
@@ -112,10 +159,6 @@ class SimulatedTime:
         for t in threads:
             t.join()
         return results
-
-
-class Overloaded(TransientError):
-    """The service refused the call: it is down, or this time window is full."""
 
 
 class RecoveringService:

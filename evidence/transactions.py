@@ -94,6 +94,17 @@ def row_counts(factory: Callable[[], Session]) -> dict[str, int]:
                 for model in (User, Market, Position)}
 
 
+@contextmanager
+def rows_written(factory: Callable[[], Session]) -> Iterator[dict[str, int]]:
+    """The rows the block added (or removed) per table; filled in when the block ends."""
+    before, change = row_counts(factory), dict[str, int]()
+    try:
+        yield change
+    finally:
+        after = row_counts(factory)
+        change.update({k: after[k] - before[k] for k in before if after[k] != before[k]})
+
+
 @dataclass(frozen=True)
 class FaultRun:
     """One run of an operation with a fault at one step: the row counts around it."""

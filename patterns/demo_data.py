@@ -49,8 +49,9 @@ class DemoCounts:
 def demo_rows(n: int, *, seed: int = 42, positions_per_market: int = 3) -> dict[str, list[dict]]:
     """The demo rows for n markets as plain dicts (no ids: the database assigns 1..n in order)."""
     rng = random.Random(seed)
-    # One creator per market (user i created market i): lazy-loading every creator really costs
-    # one SELECT each, as in production data, instead of hitting the identity map.
+    # One creator per market (user i created market i): the worst case for lazy loading, where
+    # no creator repeats and the identity map never saves a SELECT. Real data repeats creators;
+    # lesson 06 shows that case too (1 + distinct creators).
     n_users = max(4, n)
     users = [
         {"name": f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST) + i) % len(LAST)]}",

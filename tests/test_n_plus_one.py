@@ -39,6 +39,17 @@ def test_statement_curve_is_linear_only_for_lazy(app: Flask) -> None:
     assert curve == {"lazy": [6, 11, 21], "joined": [1, 1, 1], "selectin": [2, 2, 2]}
 
 
+@pytest.mark.parametrize(("creators", "expected"), [(20, 21), (5, 6), (1, 2)])
+def test_lazy_loading_costs_one_select_per_distinct_creator(app: Flask, creators: int,
+                                                            expected: int) -> None:
+    factory = get_db(app).new_session
+    # The identity map serves a creator already loaded: 1 + distinct creators, not 1 + N.
+    assert trials.shared_creator_statements(factory, 20, creators) == expected
+    with factory() as session:  # and the reassignment was rolled back
+        owners = session.scalars(select(Market.creator_id).order_by(Market.id).limit(20)).all()
+    assert owners == list(range(1, 21))
+
+
 def test_unknown_strategy_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown strategy"):
         npo.loader("eager")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
 import time
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from unittest import mock
@@ -15,15 +17,24 @@ import tenacity
 
 from evidence.grading import WrongAnswer
 from evidence.retry_backoff import (
+    ClosedUntil,
     ManualClock,
     Overloaded,
     SimulatedTime,
     jitter_call_reduction,
+    retry_after_trial,
     scripted,
     simulate_contention,
 )
 from evidence.retry_backoff_exercise import check_retrying
-from patterns.retry_backoff import Backoff, RetryPolicy, TransientError, retry
+from patterns.retry_backoff import (
+    Backoff,
+    RetryPolicy,
+    TransientError,
+    parse_retry_after,
+    retry,
+    server_delay,
+)
 from patterns.seed.retry_backoff import retry_with_backoff
 
 
@@ -106,6 +117,90 @@ def test_same_seed_same_waits() -> None:
     assert run() == run()
 
 
+# ---- Retry-After: the server says how long ----------------------------------------------------
+
+NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("3", 3.0), (" 120 ", 120.0), ("0", 0.0),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 30.0),        # IMF-fixdate, the form servers must send
+    ("Wednesday, 21-Oct-15 07:28:00 GMT", 30.0),    # obsolete RFC 850 form, still accepted
+    ("Wed Oct 21 07:28:00 2015", 30.0),             # obsolete asctime form (no zone: GMT)
+    ("Wed, 21 Oct 2015 07:20:00 GMT", 0.0),         # a date already past: retry now, not < 0
+])
+def test_retry_after_reads_delay_seconds_and_http_dates(value: str, seconds: float) -> None:
+    assert parse_retry_after(value, now=NOW) == seconds
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-1", "1.5", "3 s", "Wed, 99 Oct 2015"])
+def test_an_unreadable_retry_after_means_no_server_delay(value: str | None) -> None:
+    assert parse_retry_after(value, now=NOW) is None
+
+
+def test_only_a_non_negative_number_on_the_error_counts_as_a_server_delay() -> None:
+    assert server_delay(Overloaded("503", retry_after=2)) == 2.0
+    assert server_delay(Overloaded("503")) is None
+    for odd in (-1.0, True, "2"):
+        error = Overloaded("503")
+        error.retry_after = odd  # type: ignore[assignment]
+        assert server_delay(error) is None
+    assert server_delay(ConnectionError("reset")) is None
+
+
+def test_the_servers_retry_after_replaces_the_jittered_backoff(
+        caplog: pytest.LogCaptureFixture) -> None:
+    t = ManualClock()
+    caplog.set_level(logging.WARNING, logger="patterns.retry")
+    call = scripted("fetch_prices", [Overloaded("429", retry_after=3.0), Overloaded("503"), "ok"])
+    assert retry(sleep=t.sleep, clock=t.clock, rng=random.Random(0))(call)() == "ok"
+    assert t.sleeps[0] == 3.0  # exactly what the server asked for
+    assert 0 <= t.sleeps[1] <= RetryPolicy().backoff.ceiling(1)  # no header: the backoff again
+    assert caplog.records[0].getMessage().endswith("retrying in 3.000 s (Retry-After)")
+    assert "Retry-After" not in caplog.records[1].getMessage()
+
+
+def test_a_retry_after_past_the_deadline_gives_up_at_once() -> None:
+    t = ManualClock()
+    call = scripted("fetch_prices", [Overloaded("503", retry_after=120.0), "ok"])
+    with pytest.raises(Overloaded) as info:
+        retry(RetryPolicy(deadline=30.0), sleep=t.sleep, clock=t.clock)(call)()
+    assert call.calls == 1 and t.sleeps == []
+    assert info.value.__notes__ == ["gave up after 1 attempt(s): deadline exhausted"]
+
+
+def test_retry_after_can_be_ignored_and_still_counts_attempts() -> None:
+    t = ManualClock()
+    ignore = RetryPolicy(respect_retry_after=False, backoff=Backoff(base=0.1, jitter=False))
+    call = scripted("fetch_prices", [Overloaded("429", retry_after=3.0), "ok"])
+    retry(ignore, sleep=t.sleep, clock=t.clock)(call)()
+    assert t.sleeps == [0.1]
+    t = ManualClock()
+    busy = scripted("fetch_prices", itertools.repeat(Overloaded("429", retry_after=1.0)))
+    with pytest.raises(Overloaded):
+        retry(RetryPolicy(max_attempts=3), sleep=t.sleep, clock=t.clock)(busy)()
+    assert busy.calls == 3 and t.sleeps == [1.0, 1.0]  # no sleep after the last attempt
+
+
+def test_a_service_closed_until_a_time_says_so_in_whole_seconds() -> None:
+    t = ManualClock()
+    service = ClosedUntil(t.clock, 4.5)
+    assert service.headers() == {"Retry-After": "5"}
+    with pytest.raises(Overloaded) as info:
+        service()
+    assert info.value.retry_after == 5.0
+    t.sleep(4.5)
+    assert service() == "ok" and service.calls == 2
+
+
+def test_honouring_retry_after_saves_calls_and_ends_when_the_service_reopens() -> None:
+    for seed in range(5):
+        calls, done = retry_after_trial(5.0, respect=True, seed=seed)
+        assert (calls, done) == (2, 5.0)
+        ignoring, later = retry_after_trial(5.0, respect=False, seed=seed)
+        assert ignoring >= 3 * calls and later > done
+
+
 def test_simulated_time_runs_clients_in_time_order() -> None:
     sim = SimulatedTime()
     seen: list[tuple[str, float]] = []
@@ -147,6 +242,27 @@ def test_tenacity_with_the_same_policy() -> None:
     assert wrapped() == "ok"
     assert call.call_count == 4
     assert all(0 <= s <= min(2.0, 0.1 * 2**i) for i, s in enumerate(sleeps))
+
+
+def test_tenacity_honours_retry_after_through_wait_exception_and_stops_before_the_delay() -> None:
+    sleeps: list[float] = []
+    jitter = tenacity.wait_random_exponential(multiplier=0.1, max=2.0)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        asked = server_delay(state.outcome.exception()) if state.outcome else None
+        return asked if asked is not None else jitter(state)
+
+    call = scripted("fetch_prices", [Overloaded("429", retry_after=3.0), "ok"])
+    wrapped = tenacity.retry(retry=tenacity.retry_if_exception_type(Overloaded), wait=wait,
+                             stop=tenacity.stop_before_delay(30), sleep=sleeps.append,
+                             reraise=True)(call)
+    assert wrapped() == "ok" and sleeps == [3.0]
+    too_long = scripted("fetch_prices", [Overloaded("429", retry_after=60.0), "ok"])
+    with pytest.raises(Overloaded):  # stop_before_delay: a wait that would cross 30 s stops it
+        tenacity.retry(retry=tenacity.retry_if_exception_type(Overloaded), wait=wait,
+                       stop=tenacity.stop_before_delay(30), sleep=sleeps.append,
+                       reraise=True)(too_long)()
+    assert too_long.calls == 1 and sleeps == [3.0]
 
 
 def test_a_scripted_call_answers_in_turn_counts_and_carries_its_name() -> None:

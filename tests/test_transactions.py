@@ -76,6 +76,32 @@ def test_transaction_refuses_to_nest(app: Flask) -> None:
                 pass
 
 
+def test_a_read_autobegins_so_a_later_begin_is_refused_too(app: Flask) -> None:
+    with get_db(app).new_session() as session:
+        session.get(User, 2)
+        assert session.in_transaction()  # the SELECT began it
+        with pytest.raises(InvalidRequestError, match="already begun"), tx.transaction(session):
+            pass
+        session.rollback()  # the read's transaction ended: the unit of work may begin
+        with tx.transaction(session):
+            assert session.get(User, 2) is not None
+
+
+def test_rows_written_reports_only_what_the_block_changed(app: Flask) -> None:
+    factory = get_db(app).new_session
+    with trials.rows_written(factory) as nothing:
+        trials.row_counts(factory)
+    assert nothing == {}
+    with trials.rows_written(factory) as written, factory() as session, session.begin():
+        tx.open_position(session, session.get(User, 2), name="Counted", side=Side.NO,
+                         amount=Decimal("1.00"))
+    assert written == {"markets": 1, "positions": 1}
+    with pytest.raises(IntegrityError), trials.rows_written(factory) as failed:
+        with factory() as session, session.begin():
+            session.add(User(name="Twin", email="user3@example.com"))
+    assert failed == {}  # filled in even when the block raised
+
+
 def test_savepoints_undo_only_the_failing_rows(app: Flask) -> None:
     factory = get_db(app).new_session
     before = trials.row_counts(factory)
