@@ -317,6 +317,23 @@ def claim(*roles):  # reads the role from the token, which has none
     return decorator
 
 
+def claim_first(*roles):  # trusts a role claim when a token carries one (a provider's might)
+    wanted = {Role(r) for r in roles}
+
+    def decorator(f):
+        @wraps(f)
+        @require_auth
+        def decorated(*args, **kwargs):
+            claims = verify_token(bearer_token(request.headers["Authorization"]))
+            if Role(claims.get("role") or g.current_user.role) not in wanted:
+                raise ApiError("no", 403)
+            return f(*args, **kwargs)
+
+        return decorated
+
+    return decorator
+
+
 def stub(*roles):
     raise NotImplementedError("your code here")
 
@@ -374,6 +391,7 @@ WRONG_ANSWERS = [
     (stub, "is not written yet"),
     (seedstyle, "expected the 403 in application/problem+json"),
     (claim, "raised KeyError"),  # this app's tokens carry no role to read
+    (claim_first, "whose token claims the role 'admin'"),
     (not_found, "expected a 403 for a signed-in user"),
     (no_return, "yours returned None"),
     (no_auth, "expected a 401 for an anonymous request"),
