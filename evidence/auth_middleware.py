@@ -66,11 +66,11 @@ def _credentials(app: Flask, now: datetime) -> _Credentials:
                                .order_by(Market.id).limit(1))
         assert own and other, "needs demo data with at least 3 markets"
         valid = issue_token(user, now=now)
-        claims = {"sub": str(user.id), "role": "user", "iat": now, "exp": now + TOKEN_TTL}
+        claims = {"sub": str(user.id), "iat": now, "exp": now + TOKEN_TTL}
         header, payload, signature = valid.split(".")
         forged = {
             "tampered payload": ".".join([header, _b64({**jwt.decode(valid, options={
-                "verify_signature": False}), "sub": str(admin.id), "role": "admin"}), signature]),
+                "verify_signature": False}), "sub": str(admin.id)}), signature]),
             "wrong key": jwt.encode(claims, "k" * 64, algorithm=ALGORITHM),
             "alg: none": jwt.encode(claims, None, algorithm="none"),
             "expired": issue_token(user, now=now - 2 * TOKEN_TTL),

@@ -39,19 +39,20 @@ class _Outcome:
 
 
 def _headers(app: Flask) -> dict[str, dict[str, str]]:
-    """An admin, a plain user, and that user with a token whose role claim says admin."""
+    """An admin, a plain user, and that user with a token that carries a role claim: admin."""
     now = datetime.now(UTC)
     with app.app_context(), get_db(app).new_session() as session:
         admin = session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id))
         user = session.scalar(select(User).where(User.role == Role.USER).order_by(User.id))
         if admin is None or user is None:
             raise RuntimeError("the check needs demo data with an admin and a plain user")
-        # Signed with the app's key, so it verifies: the token of an admin demoted since.
+        # Signed with the app's key, so it verifies. This app's tokens carry no role, but many
+        # identity providers add one: the database, not the claim, must decide.
         claims = {"sub": str(user.id), "role": "admin", "iat": now, "exp": now + TOKEN_TTL}
-        demoted = jwt.encode(claims, app.config["SECRET_KEY"], algorithm=ALGORITHM)
+        role_claim = jwt.encode(claims, app.config["SECRET_KEY"], algorithm=ALGORITHM)
         return {"admin": {"Authorization": f"Bearer {issue_token(admin, now=now)}"},
                 "user": {"Authorization": f"Bearer {issue_token(user, now=now)}"},
-                "demoted": {"Authorization": f"Bearer {demoted}"}, "anonymous": {}}
+                "role_claim": {"Authorization": f"Bearer {role_claim}"}, "anonymous": {}}
 
 
 def _request(app: Flask, view: Callable[[], Any], ran: list[bool],
@@ -114,8 +115,8 @@ def check_require_any_role(require_any_role: Callable[..., Any], app: Flask) -> 
                              (anyone, "user", "require_any_role(Role.ADMIN, 'user')")):
         outcome = _request(app, view, ran, headers[who])
         expect(outcome.let_in, f"{label} to let in a request from the {who}", f"yours {outcome}")
-    demoted = _request(app, admins_only, ran, headers["demoted"])
-    _refusal(demoted, 403, "a user the database calls 'user' whose token still claims 'admin' "
+    claimed = _request(app, admins_only, ran, headers["role_claim"])
+    _refusal(claimed, 403, "a user the database calls 'user' whose token claims the role 'admin' "
              "(read g.current_user.role, not the token)")
     expect(getattr(admins_only, "__name__", None) == "probe",
            "the decorated view to keep its name 'probe' (functools.wraps), or Flask refuses a "

@@ -39,9 +39,11 @@ def _key(key: str | None = None) -> str:
 
 def issue_token(user: User, *, now: datetime | None = None, ttl: timedelta = TOKEN_TTL,
                 key: str | None = None) -> str:
-    """A signed token for user that expires after ttl."""
+    """A signed token naming user (sub) that expires after ttl."""
     issued = now or datetime.now(UTC)
-    claims = {"sub": str(user.id), "role": user.role.value, "iat": issued, "exp": issued + ttl}
+    # Who, not what they may do: no role claim. require_role reads the role from the database
+    # at each request, so a demoted admin loses the right at once, not when the token expires.
+    claims = {"sub": str(user.id), "iat": issued, "exp": issued + ttl}
     return jwt.encode(claims, _key(key), algorithm=ALGORITHM)
 
 
@@ -74,7 +76,7 @@ def authenticate() -> User:
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         raise _unauthorized("authentication required: send Authorization: Bearer <token>", None)
-    if _JWT.fullmatch(token) is None:  # "Bearer Bearer x", "Bearer ", a stray space...
+    if _JWT.fullmatch(token) is None:  # "Bearer Bearer x", "Bearer ", a trailing space...
         raise _unauthorized("malformed bearer token")
     try:
         claims = verify_token(token)

@@ -78,7 +78,9 @@ class SqlAlchemyMarketRepository:
     def find_by_ids(self, market_ids: Sequence[int]) -> list[Market]:
         """The markets with these ids in the order given (one SELECT); missing ids are skipped."""
         if not market_ids:
-            return []  # IN () is an error on some databases and a wasted round trip on all
+            # SQLAlchemy would render an empty IN safely, but as a round trip that can only
+            # come back empty: answer without one.
+            return []
         stmt = (select(Market).options(joinedload(Market.creator))
                 .where(Market.id.in_(set(market_ids))))
         # SQL returns IN (...) rows in whatever order it likes: reorder in Python.

@@ -125,6 +125,24 @@ def test_a_short_key_is_refused_at_startup_and_when_signing(make_app) -> None:
         issue_token(User(id=1, name="x", email="x@example.com", role=Role.USER), key="short")
 
 
+def test_tokens_name_the_user_and_carry_no_role() -> None:
+    token = issue_token(User(id=7, name="x", email="x@example.com", role=Role.ADMIN), key=KEY)
+    assert set(verify_token(token, key=KEY)) == {"sub", "iat", "exp"}
+
+
+def test_a_role_claim_in_a_valid_token_does_not_make_an_admin(app: Flask,
+                                                              client: FlaskClient) -> None:
+    # Signed with the app's key, as an identity provider's token with a roles claim would be.
+    now = datetime.now(UTC)
+    with app.app_context(), get_db(app).new_session() as session:
+        user = session.get(User, 2)
+        assert user is not None and user.role == Role.USER
+    claims = {"sub": "2", "role": "admin", "iat": now, "exp": now + timedelta(hours=1)}
+    token = jwt.encode(claims, app.config["SECRET_KEY"], algorithm="HS256")
+    response = client.get("/api/admin/users", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+
+
 def test_require_role_rejects_an_unknown_role_when_decorating() -> None:
     with pytest.raises(ValueError):
         require_role("superuser")
@@ -283,7 +301,7 @@ def seedstyle(*roles):
     return decorator
 
 
-def claim(*roles):
+def claim(*roles):  # reads the role from the token, which has none
     wanted = {Role(r) for r in roles}
 
     def decorator(f):
@@ -291,6 +309,23 @@ def claim(*roles):
         @require_auth
         def decorated(*args, **kwargs):
             if verify_token(bearer_token(request.headers["Authorization"]))["role"] not in wanted:
+                raise ApiError("no", 403)
+            return f(*args, **kwargs)
+
+        return decorated
+
+    return decorator
+
+
+def claim_first(*roles):  # trusts a role claim when a token carries one (a provider's might)
+    wanted = {Role(r) for r in roles}
+
+    def decorator(f):
+        @wraps(f)
+        @require_auth
+        def decorated(*args, **kwargs):
+            claims = verify_token(bearer_token(request.headers["Authorization"]))
+            if Role(claims.get("role") or g.current_user.role) not in wanted:
                 raise ApiError("no", 403)
             return f(*args, **kwargs)
 
@@ -355,7 +390,8 @@ no_check.__name__ = "no_check"
 WRONG_ANSWERS = [
     (stub, "is not written yet"),
     (seedstyle, "expected the 403 in application/problem+json"),
-    (claim, "whose token still claims 'admin'"),
+    (claim, "raised KeyError"),  # this app's tokens carry no role to read
+    (claim_first, "whose token claims the role 'admin'"),
     (not_found, "expected a 403 for a signed-in user"),
     (no_return, "yours returned None"),
     (no_auth, "expected a 401 for an anonymous request"),
