@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from evidence.grading import WrongAnswer, call, expect, passed
+from evidence.grading import call, expect, passed
 from evidence.query_optimization import engine_of
 from patterns.db import get_db
 from patterns.models import Market, MarketStatus

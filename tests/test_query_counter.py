@@ -75,7 +75,8 @@ def raw_sql(session):  # another correct answer: SQL text, and zeros filled from
 
 
 def filtered_counts(session):  # another: one row of conditional counts, no GROUP BY at all
-    row = session.execute(select(*[func.count().filter(Market.status == s) for s in STATUSES])).one()
+    counts = [func.count().filter(Market.status == s) for s in STATUSES]
+    row = session.execute(select(*counts)).one()
     return dict(zip(STATUSES, row, strict=True))
 
 
