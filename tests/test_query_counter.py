@@ -142,3 +142,11 @@ def test_the_exercise_check_leaves_the_table_as_it_was(app: Flask) -> None:
         check_markets_by_status(no_zeros, app)
     with get_db(app).new_session() as session:
         assert ref(session) == before and before["resolved"] > 0
+
+
+def test_the_exercise_check_sees_an_answer_that_ignores_the_session_it_is_given(app) -> None:
+    with get_db(app).new_session() as notebook_session:  # a global of the notebook, say
+        with pytest.raises(WrongAnswer) as caught:
+            check_markets_by_status(lambda session: ref(notebook_session), app)
+    assert "yours returned the same counts as before: count with the `session` argument" in \
+        caught.value.reason
