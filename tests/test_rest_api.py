@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from unittest import mock
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask, abort, jsonify, make_response, request
 from flask.testing import FlaskClient
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 
+from evidence.grading import WrongAnswer
 from evidence.lab import AuthActions
 from evidence.rest_api import status_code_checks
-from patterns.db import get_db
-from patterns.models import Market
+from evidence.rest_api_exercise import check_market_positions
+from patterns.db import get_db, get_session
+from patterns.error_handling import ApiError
+from patterns.models import Market, Position, Side
+from patterns.schemas import Strict
 from patterns.seed.rest_api import seed_app
 from patterns.service_layer import MarketService
+from patterns.web import envelope, query_args
 
 
 def market_rows(app: Flask) -> int:
@@ -168,3 +175,144 @@ def test_a_deleted_markets_id_is_never_given_to_another(client: FlaskClient,
     second = client.post("/api/markets", json={"name": "Second"}, headers=auth.headers())
     assert second.get_json()["data"]["id"] > gone, "SQLite reused the id (no AUTOINCREMENT)"
     assert client.get(f"/api/markets/{gone}").status_code == 404
+
+
+# ---- the exercise's check: GET /api/markets/<id>/positions?side=&limit= --------------------
+
+def _positions_page(market_id: int, side: str | None, limit: int) -> list[dict]:
+    stmt = select(Position).where(Position.market_id == market_id).order_by(Position.id)
+    if side is not None:
+        stmt = stmt.where(Position.side == side)
+    rows = get_session().scalars(stmt.limit(limit))
+    return [{"id": p.id, "user_id": p.user_id, "side": p.side.value, "amount": float(p.amount)}
+            for p in rows]
+
+
+def _market_or_404(market_id: int) -> None:
+    if get_session().get(Market, market_id) is None:
+        raise ApiError(f"market {market_id} not found", 404)
+
+
+def answer(schema: type[Schema] | None = None, *, lookup: bool = True, filtered: bool = True,
+           load: Callable[[Schema], dict] = query_args) -> Blueprint:
+    """The reference answer, or one with a single part changed (the wrong answers below)."""
+    positions = Blueprint("positions", __name__, url_prefix="/api/markets")
+
+    class PositionQuerySchema(Strict):
+        side = fields.String(validate=validate.OneOf(["yes", "no"]))
+        limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+    @positions.get("/<int:market_id>/positions")
+    def market_positions(market_id: int):
+        q = load((schema or PositionQuerySchema)())
+        if lookup:
+            _market_or_404(market_id)
+        data = _positions_page(market_id, q.get("side") if filtered else None, q["limit"])
+        return envelope(data, meta={"limit": q["limit"], "count": len(data)})
+
+    return positions
+
+
+def in_python() -> Blueprint:  # another correct answer: plain Schema (RAISE), the relationship
+    positions = Blueprint("positions", __name__, url_prefix="/api/markets")
+
+    class Query(Schema):
+        side = fields.String(validate=validate.OneOf([s.value for s in Side]))
+        limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+    @positions.route("/<int:market_id>/positions", methods=["GET"])
+    def market_positions(market_id: int):
+        args = query_args(Query())
+        market = get_session().get(Market, market_id)
+        if market is None:
+            raise ApiError("no such market", 404)
+        mine = [p for p in market.positions if args.get("side") in (None, p.side)]
+        return envelope([{"id": p.id, "side": p.side} for p in mine[: args["limit"]]])
+
+    return positions
+
+
+def stub() -> Blueprint:
+    positions = Blueprint("positions", __name__, url_prefix="/api/markets")
+
+    @positions.get("/<int:market_id>/positions")
+    def market_positions(market_id):
+        raise NotImplementedError("your code here")
+
+    return positions
+
+
+def seed_style() -> Blueprint:  # the seed's request.args.get(..., type=int): nothing validated
+    positions = Blueprint("positions", __name__, url_prefix="/api/markets")
+
+    @positions.get("/<int:market_id>/positions")
+    def market_positions(market_id: int):
+        _market_or_404(market_id)
+        limit = request.args.get("limit", 20, type=int)
+        return envelope(_positions_page(market_id, request.args.get("side"), limit))
+
+    return positions
+
+
+class NoMax(Strict):
+    side = fields.String(validate=validate.OneOf(["yes", "no"]))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1))
+
+
+class Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    side = fields.String(validate=validate.OneOf(["yes", "no"]))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+def jsonify_400(schema: Schema) -> dict:
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as err:
+        abort(make_response(jsonify({"success": False, "error": err.messages}), 400))
+
+
+WRONG_ANSWERS = [
+    (stub, "market_positions is not written yet"),
+    (seed_style, "?side=maybe; yours answered 200 application/json with 0 positions: the value "
+                 "was not validated"),
+    (lambda: answer(NoMax), "?limit=10000000; yours answered 200 application/json with 3 "
+                            "positions: the limit has no upper bound (100)"),
+    (lambda: answer(Lenient), "?sdie=yes; yours answered 200 application/json with 3 positions: "
+                              "an unknown parameter was ignored"),
+    (lambda: answer(load=lambda schema: schema.load(request.args.to_dict())),
+     "422 is for a body); yours answered 422 application/problem+json"),
+    (lambda: answer(lookup=False), "no such market); yours answered 200 application/json with "
+                                   "0 positions: look the market up first"),
+    (lambda: answer(filtered=False), "only the 'yes' positions for"),
+    (lambda: answer(load=jsonify_400), "in application/problem+json; yours answered 400 "
+                                       "application/json"),
+]
+
+
+def test_the_exercise_check_passes_the_reference_and_another_correct_answer(capsys) -> None:
+    for correct in (answer, in_python):
+        check_market_positions(correct())
+    assert capsys.readouterr().out.count("✓ GET /api/markets/<int:market_id>/positions") == 2
+
+
+@pytest.mark.parametrize("wrong, message", WRONG_ANSWERS)
+def test_the_exercise_check_fails_the_stub_and_each_wrong_answer_with_its_message(
+        wrong: Callable[[], Blueprint], message: str) -> None:
+    with pytest.raises(WrongAnswer) as caught:
+        check_market_positions(wrong())
+    assert message in caught.value.reason
+
+
+def test_the_exercise_check_refuses_what_is_not_a_mountable_blueprint() -> None:
+    with pytest.raises(WrongAnswer, match="to be a flask.Blueprint; yours is function"):
+        check_market_positions(answer)
+    clash = Blueprint("markets", __name__, url_prefix="/api/markets")
+    with pytest.raises(WrongAnswer, match="registering yours raised ValueError"):
+        check_market_positions(clash)
+    elsewhere = Blueprint("positions", __name__)
+    elsewhere.get("/positions/<int:market_id>")(lambda market_id: "")
+    with pytest.raises(WrongAnswer, match="yours has /positions/<int:market_id>"):
+        check_market_positions(elsewhere)

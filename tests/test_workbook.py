@@ -20,9 +20,6 @@ FORBIDDEN = {
 }
 
 
-# Lessons whose exercise is not yet in the learner-workspace form (a check_ function of evidence,
-# a stub and hints): issue 9 is open for them. Strict: converting one makes its xfail an error.
-OLD_EXERCISES = {"00", "01"}
 
 
 def load(path: Path) -> dict:
@@ -99,9 +96,6 @@ def test_lesson_anatomy(path: Path) -> None:
     after = [c for c in cells[solutions[0] + 1:] if c["cell_type"] == "code"]
     assert after, "the exercise has no check cell"
     check = "".join(after[0]["source"])
-    if number in OLD_EXERCISES:  # not yet reworked (issue 9): the check still asserts inline
-        assert "assert" in check or "check_" in check, "the exercise has no check"
-        return
     assert re.search(r"from evidence\.[\w.]+ import .*\bcheck_\w+", check) and \
         re.search(r"\bcheck_\w+\(", check), "the check cell calls a check_ function of evidence"
     assert not re.search(r"^\s*assert\b", check, re.M), "no bare assert in the check cell"
@@ -109,10 +103,7 @@ def test_lesson_anatomy(path: Path) -> None:
     assert share >= 0.35, f"markdown carries the story: only {share:.0%} of cells"
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(p.name[:2] in OLD_EXERCISES, strict=True,
-                                            reason="exercise not yet reworked (issue 9)"))
-    for p in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_exercise_has_a_stub_and_hints_for_the_workspace(path: Path) -> None:
     import ast
 
