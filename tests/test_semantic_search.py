@@ -26,6 +26,7 @@ from evidence.semantic_search import (
     LABELLED_QUERIES,
     SEARCH_DEMO_ROWS,
     build_index,
+    build_words,
     check_refresh,
     evaluate_search,
     facets,
@@ -569,6 +570,9 @@ def test_latency_is_measured_with_an_injected_clock() -> None:
     ticks = iter(range(1000))
     ms = top10_latency_ms(build_index(50), clock=lambda: next(ticks) / 1000, repeats=5)
     assert ms == 1.0
+    hybrid = top10_latency_ms(build_index(50), words=build_words(50),
+                              clock=lambda: next(ticks) / 1000, repeats=5)
+    assert hybrid == 1.0 and len(build_words(50)) == 50
 
 
 def test_sync_costs_load_everything_once_then_one_vector_per_write() -> None:

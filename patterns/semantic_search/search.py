@@ -81,7 +81,8 @@ class MarketSearch:
                 return 0  # another thread got here first (or this bind shows an older snapshot)
             fresh = store.load(self.model, self.embedder.dim, after=self._version or 0)
             self._index.upsert(fresh.ids, fresh.vectors)
-            self._words.upsert(fresh.ids, fresh.texts)
+            if self.words_first:  # no gate, no word index to keep
+                self._words.upsert(fresh.ids, fresh.texts)
             self._version = max(version, fresh.version)
             return len(fresh.ids)
 
