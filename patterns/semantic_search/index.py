@@ -73,8 +73,8 @@ class VectorIndex:
         if n == 0 or k <= 0:
             return []
         scores = self._matrix[:n] @ np.asarray(query, dtype=np.float32)
-        tier = np.zeros(n, dtype=bool)
-        tier[np.fromiter((self._row[i] for i in first if i in self._row), dtype=np.int64)] = True
+        # Which rows are in the first tier: one vectorized lookup, not one dict lookup per id.
+        tier = np.isin(self._ids[:n], np.fromiter(first, dtype=np.int64, count=len(first)))
         candidates = np.flatnonzero(tier | (scores > min_score))
         if len(candidates) > k:
             # argpartition finds the k best in O(n), but breaks ties at the k-th score
