@@ -104,7 +104,7 @@ class MarketService:
         # A cached vector whose stored row is gone (its market deleted, or removed from search
         # by another process) is forgotten, and the search runs again to fill its place.
         while True:
-            hits = self._search.vector_search(embedding, limit=limit)
+            hits = self._search.vector_search(embedding, limit=limit, text=query)
             if not self._search.drop_unstored(self._uow.embeddings, [h.id for h in hits]):
                 break
         found = {m.id: m for m in self._uow.markets.find_by_ids([h.id for h in hits])}

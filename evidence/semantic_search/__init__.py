@@ -18,6 +18,7 @@ from evidence.semantic_search.quality import (
 from evidence.semantic_search.stored import (
     SyncCosts,
     build_index,
+    build_words,
     same_database_app,
     store_index,
     stored_demo_app,
@@ -27,7 +28,7 @@ from evidence.semantic_search.stored import (
 
 __all__ = [
     "K", "LABELLED_QUERIES", "SEARCH_DEMO_ROWS", "Facets", "LabelledQuery", "ObservedStore",
-    "QueryScore", "SearchEvaluation", "SyncCosts", "build_index", "check_refresh",
+    "QueryScore", "SearchEvaluation", "SyncCosts", "build_index", "build_words", "check_refresh",
     "evaluate_search", "facets", "like_search", "precision_at_k", "same_database_app",
     "store_index", "stored_demo_app", "sync_costs", "top10_latency_ms",
 ]

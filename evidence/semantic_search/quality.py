@@ -146,11 +146,12 @@ class SearchEvaluation:
 
 
 def evaluate_search(app: Flask, queries: Sequence[LabelledQuery] = LABELLED_QUERIES, *,
-                    embedder: Embedder | None = None) -> SearchEvaluation:
-    """Run every labelled query through the service's search and through LIKE; score both."""
+                    embedder: Embedder | None = None, words_first: bool = True) -> SearchEvaluation:
+    """Run every labelled query through the service's search (words_first=False: cosine alone)
+    and through LIKE; score both."""
+    search = MarketSearch(embedder or HashingEmbedder(), words_first=words_first)
     with app.app_context(), get_db(app).new_session() as session:
-        service = MarketService(SqlAlchemyUnitOfWork(session),
-                                search=MarketSearch(embedder or HashingEmbedder()))
+        service = MarketService(SqlAlchemyUnitOfWork(session), search=search)
         labels = {m.id: facets(m.name) for m in session.scalars(select(Market))}
         scores = []
         for q in queries:

@@ -8,8 +8,10 @@ from patterns.semantic_search.embedders import (
     SentenceTransformerEmbedder,
     document,
     embedder_name,
+    words,
 )
 from patterns.semantic_search.index import Hit, VectorIndex
+from patterns.semantic_search.lexical import WordIndex
 from patterns.semantic_search.search import EXTENSION, MarketSearch, market_search
 from patterns.semantic_search.store import (
     STORED_DTYPE,
@@ -22,6 +24,6 @@ from patterns.semantic_search.store import (
 __all__ = [
     "EXTENSION", "STOP_WORDS", "STORED_DTYPE", "Embedder", "EmbeddingStore", "HashingEmbedder",
     "Hit", "InMemoryEmbeddingStore", "MarketSearch", "SentenceTransformerEmbedder",
-    "SqlEmbeddingStore", "StoredVectors", "VectorIndex", "document", "embedder_name",
-    "market_search",
+    "SqlEmbeddingStore", "StoredVectors", "VectorIndex", "WordIndex", "document", "embedder_name",
+    "market_search", "words",
 ]

@@ -18,6 +18,12 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+def words(text: str) -> list[str]:
+    """The words of a text that carry its topic: lower-case runs of letters and digits, stop
+    words dropped (what the hashing embedder hashes, and what the word index matches)."""
+    return [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns texts into unit-length vectors of a fixed size; similar meaning → similar direction."""
@@ -72,12 +78,12 @@ class HashingEmbedder:
 
     def features(self, text: str) -> list[tuple[int, float]]:
         """(column, weight) pairs for one text; repeated features add up."""
-        words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+        tokens = words(text)
         feats: list[tuple[int, float]] = []
-        for word in words:
+        for word in tokens:
             feats.extend(_word_features(word, self.dim, self.char_ngrams))
         # Word pairs keep a little order: "rate cut" is not "cut rate" (and "new" + "device").
-        pairs = zip(words, words[1:], strict=False)
+        pairs = zip(tokens, tokens[1:], strict=False)
         feats.extend(_bucket(f"b:{a} {b}", self.dim) for a, b in pairs)
         return feats
 

@@ -1,8 +1,9 @@
-"""An exact vector index: cosine top-k over unit vectors in one numpy matrix, ties by id."""
+"""An exact vector index: cosine top-k over unit vectors in one numpy matrix, a preferred tier
+first, ties by id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,18 +65,24 @@ class VectorIndex:
             self._row[moved] = row
         return True
 
-    def search(self, query: np.ndarray, k: int, *, min_score: float = 0.0) -> list[Hit]:
-        """The k most similar ids scoring above min_score, best first; equal scores by id."""
+    def search(self, query: np.ndarray, k: int, *, min_score: float = 0.0,
+               first: Collection[int] = ()) -> list[Hit]:
+        """The k best ids, best first: those in `first` (whatever their score) ahead of the rest,
+        then by score above min_score; equal scores by id."""
         n = len(self._row)
         if n == 0 or k <= 0:
             return []
         scores = self._matrix[:n] @ np.asarray(query, dtype=np.float32)
-        candidates = np.flatnonzero(scores > min_score)
+        # Which rows are in the first tier: one vectorized lookup, not one dict lookup per id.
+        tier = np.isin(self._ids[:n], np.fromiter(first, dtype=np.int64, count=len(first)))
+        candidates = np.flatnonzero(tier | (scores > min_score))
         if len(candidates) > k:
             # argpartition finds the k best in O(n), but breaks ties at the k-th score
             # arbitrarily: keep every candidate that ties with the k-th, then sort them all.
-            kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-            candidates = candidates[scores[candidates] >= kth]
-        order = np.lexsort((self._ids[candidates], -scores[candidates]))[:k]
+            # A cosine lies in -1..1, so +4 puts the whole first tier above every other row.
+            key = scores[candidates] + 4.0 * tier[candidates]
+            kth = np.partition(key, len(candidates) - k)[len(candidates) - k]
+            candidates = candidates[key >= kth]
+        order = np.lexsort((self._ids[candidates], -scores[candidates], ~tier[candidates]))[:k]
         best = candidates[order]
         return [Hit(int(self._ids[i]), float(scores[i])) for i in best]

@@ -11,17 +11,24 @@ from flask import Flask, current_app
 
 from patterns.semantic_search.embedders import Embedder, HashingEmbedder, embedder_name
 from patterns.semantic_search.index import Hit, VectorIndex
+from patterns.semantic_search.lexical import WordIndex
 from patterns.semantic_search.store import EmbeddingStore
 
 
 class MarketSearch:
-    """One process's copy of the stored index: numpy vectors, refreshed when the store changed."""
+    """One process's copy of the stored index: numpy vectors and each market's words, refreshed
+    when the store changed."""
 
-    def __init__(self, embedder: Embedder | None = None, *, min_score: float = 0.0) -> None:
+    def __init__(self, embedder: Embedder | None = None, *, min_score: float = 0.0,
+                 words_first: bool = True) -> None:
         self.embedder: Embedder = embedder or HashingEmbedder()
         self.model = embedder_name(self.embedder)
         self.min_score = min_score
+        # Hybrid ranking: markets sharing a word with the query before those that share none
+        # (False: cosine alone, where a short unrelated name can collide with the query).
+        self.words_first = words_first
         self._index = VectorIndex(self.embedder.dim)
+        self._words = WordIndex()
         self._version: int | None = None  # the store's version this cache reflects
         # Requests run in threads: one lock keeps loads, drops and searches from interleaving.
         self._lock = threading.RLock()
@@ -74,6 +81,8 @@ class MarketSearch:
                 return 0  # another thread got here first (or this bind shows an older snapshot)
             fresh = store.load(self.model, self.embedder.dim, after=self._version or 0)
             self._index.upsert(fresh.ids, fresh.vectors)
+            if self.words_first:  # no gate, no word index to keep
+                self._words.upsert(fresh.ids, fresh.texts)
             self._version = max(version, fresh.version)
             return len(fresh.ids)
 
@@ -82,21 +91,27 @@ class MarketSearch:
         from search by any process); the ids forgotten."""
         with self._lock:  # between the read and the drops, no load may bring one back
             gone = set(market_ids) - store.stored(self.model, market_ids)
-            return [i for i in market_ids if i in gone and self._index.remove(i)]
+            return [i for i in market_ids if i in gone and self._forget(i)]
 
     def forget(self, market_id: int) -> bool:
         """Drop one id from this cache only (after a committed delete); False when absent."""
         with self._lock:
-            return self._index.remove(market_id)
+            return self._forget(market_id)
+
+    def _forget(self, market_id: int) -> bool:
+        self._words.remove(market_id)
+        return self._index.remove(market_id)
 
     def generate_embedding(self, text: str) -> np.ndarray:
         """The query's vector (the seed's generate_embedding)."""
         return self.embedder.embed([text])[0]
 
-    def vector_search(self, embedding: np.ndarray, limit: int = 10) -> list[Hit]:
-        """The most similar cached markets, best first (the seed's vector_search)."""
+    def vector_search(self, embedding: np.ndarray, limit: int = 10, *, text: str = "") -> list[Hit]:
+        """The most similar cached markets, best first (the seed's vector_search); those sharing
+        a word with `text`, the query, ahead of the rest."""
         with self._lock:
-            return self._index.search(embedding, limit, min_score=self.min_score)
+            first = self._words.matching(text) if self.words_first else set()
+            return self._index.search(embedding, limit, min_score=self.min_score, first=first)
 
 
 EXTENSION = "market_search"

@@ -24,11 +24,13 @@ STORED_DTYPE = np.dtype("<f4")
 
 @dataclass(frozen=True)
 class StoredVectors:
-    """Vectors read from a store: ids, a (len(ids), dim) float32 matrix, the highest version."""
+    """Vectors read from a store: ids, a (len(ids), dim) float32 matrix, the highest version,
+    and each market's text (for the word index)."""
 
     ids: list[int]
     vectors: np.ndarray
     version: int
+    texts: list[str]
 
 
 class EmbeddingStore(Protocol):
@@ -126,8 +128,11 @@ class SqlEmbeddingStore:
         return gone is not None
 
     def load(self, model: str, dim: int, *, after: int) -> StoredVectors:
-        """The committed vectors of this model stored with a version above `after`."""
-        stmt = (select(MarketEmbedding.market_id, MarketEmbedding.version, MarketEmbedding.vector)
+        """The committed vectors of this model stored with a version above `after`, and their
+        markets' texts."""
+        stmt = (select(MarketEmbedding.market_id, MarketEmbedding.version, MarketEmbedding.vector,
+                       Market.name, Market.description)
+                .join(Market, Market.id == MarketEmbedding.market_id)
                 .where(MarketEmbedding.model == model, MarketEmbedding.dim == dim,
                        MarketEmbedding.version > after))
         with self._committed() as conn:
@@ -136,7 +141,8 @@ class SqlEmbeddingStore:
         matrix = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=STORED_DTYPE)
         return StoredVectors([r[0] for r in rows],
                              matrix.reshape(len(rows), dim).astype(np.float32),
-                             max((r[1] for r in rows), default=after))
+                             max((r[1] for r in rows), default=after),
+                             [document(r[3], r[4]) for r in rows])
 
     def stored(self, model: str, ids: Sequence[int]) -> set[int]:
         """Which of these ids have a committed vector of this model."""
@@ -216,12 +222,14 @@ class InMemoryEmbeddingStore:
         return ((i, row) for i, row in self._rows.items() if row[0] == model and self._alive(i))
 
     def load(self, model: str, dim: int, *, after: int) -> StoredVectors:
-        """The vectors of this model stored with a version above `after`."""
+        """The vectors of this model stored with a version above `after`, and their texts."""
         rows = [(i, row) for i, row in self._live(model) if row[1] == dim and row[3] > after]
         matrix = np.frombuffer(b"".join(row[2] for _, row in rows), dtype=STORED_DTYPE)
         vectors = matrix.reshape(len(rows), dim).astype(np.float32)
+        markets = [self._markets.find_by_id(i) for i, _ in rows]
         return StoredVectors([i for i, _ in rows], vectors,
-                             max((row[3] for _, row in rows), default=after))
+                             max((row[3] for _, row in rows), default=after),
+                             [document(m.name, m.description) if m else "" for m in markets])
 
     def stored(self, model: str, ids: Sequence[int]) -> set[int]:
         """Which of these ids have a vector of this model."""
