@@ -95,18 +95,15 @@ class _Rows:
 
 
 def fuzz(app: Flask, cases: int = 1000, operations: str | None = None) -> FuzzReport:
-    """Send `cases` Schemathesis cases (half valid, half invalid) and run all its checks on each.
-
-    `operations`: a regex of paths to fuzz (default: every operation of the document).
-    """
+    """Send `cases` Schemathesis cases (half valid, half not), all its checks on every answer."""
     set_hypothesis_home_dir(HYPOTHESIS_HOME)
-    schema = schemathesis.openapi.from_wsgi(OPENAPI_PATH, app,
-                                            config=schemathesis.Config.from_dict(_CONFIG))
-    if operations is not None:
+    config = schemathesis.Config.from_dict(_CONFIG)
+    schema = schemathesis.openapi.from_wsgi(OPENAPI_PATH, app, config=config)
+    if operations is not None:  # a regex of paths; default: every operation of the document
         schema = schema.include(path_regex=operations)  # type: ignore[assignment]
     admin = token_headers(app, "user1@example.com")["Authorization"]
 
-    @schema.auth(refresh_interval=None)  # its ignored_auth check re-sends without this header
+    @schema.auth(refresh_interval=None)  # so its ignored_auth check knows what to leave out
     class Bearer:
         def get(self, case: Case, ctx: Any) -> str:
             return admin
@@ -114,12 +111,12 @@ def fuzz(app: Flask, cases: int = 1000, operations: str | None = None) -> FuzzRe
         def set(self, case: Case, data: str, ctx: Any) -> None:
             case.headers["Authorization"] = data
 
-    rows = _Rows(app)
+    rows = _Rows(app)  # generated ids mapped onto rows that exist: writes reach a market
     schema.hook("map_case")(lambda ctx, case: rows.existing(case))
     report = FuzzReport()
+    halves = ((GenerationMode.POSITIVE, cases // 2), (GenerationMode.NEGATIVE, cases))
     for round_ in range(4):  # Hypothesis may stop short of max_examples: top up, new seed
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            target = cases // 2 if mode is GenerationMode.POSITIVE else cases
+        for mode, target in halves:
             if report.cases < target:
                 _run(schema.as_strategy(generation_mode=mode), report, rows, target, round_)
     return report
