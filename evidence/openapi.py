@@ -13,7 +13,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.configuration import set_hypothesis_home_dir
-from schemathesis import Case, GenerationMode
+from schemathesis import BaseSchema, Case, GenerationMode
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from sqlalchemy import select
@@ -98,9 +98,9 @@ def fuzz(app: Flask, cases: int = 1000, operations: str | None = None) -> FuzzRe
     """Send `cases` Schemathesis cases (half valid, half not), all its checks on every answer."""
     set_hypothesis_home_dir(HYPOTHESIS_HOME)
     config = schemathesis.Config.from_dict(_CONFIG)
-    schema = schemathesis.openapi.from_wsgi(OPENAPI_PATH, app, config=config)
+    schema: BaseSchema = schemathesis.openapi.from_wsgi(OPENAPI_PATH, app, config=config)
     if operations is not None:  # a regex of paths; default: every operation of the document
-        schema = schema.include(path_regex=operations)  # type: ignore[assignment]
+        schema = schema.include(path_regex=operations)
     admin = token_headers(app, "user1@example.com")["Authorization"]
 
     @schema.auth(refresh_interval=None)  # so its ignored_auth check knows what to leave out
