@@ -27,7 +27,8 @@ WRITES = ("POST /api/markets", "PUT /api/markets/{market_id}",
           "DELETE /api/markets/{market_id}", "POST /api/markets/{market_id}/index")
 # Schemathesis's own settings, never a schemathesis.toml found on disk; no example database, no
 # cache: nothing is written to the working tree (nor to notebooks/, where a lesson runs).
-_CONFIG = {"generation": {"database": "none", "deterministic": True},
+_CONFIG = {"generation": {"database": "none", "deterministic": True,
+                          "with-security-parameters": False},
            "cache": {"enabled": False}}
 # Hypothesis keeps caches (unicode tables, the constants it found in the source) in ./.hypothesis
 # even without a database: the current folder is the checkout or notebooks/. Keep them in /tmp.
