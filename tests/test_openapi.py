@@ -128,6 +128,15 @@ def test_fuzz_reports_a_planted_schema_mismatch(app: Flask) -> None:
     assert ("response_schema_conformance", "GET /api/markets") in report.failures
 
 
+def test_fuzz_reports_a_planted_unenforced_token(app: Flask) -> None:
+    # The token reaches the app through schema.auth(), so ignored_auth can take it away again.
+    from patterns.admin import cache_stats
+
+    app.view_functions["cache.cache_stats"] = cache_stats.__wrapped__  # require_role removed
+    report = fuzz(app, 20, operations="^/api/cache/stats$")
+    assert ("ignored_auth", "GET /api/cache/stats") in report.failures
+
+
 def test_fuzz_keeps_hypothesis_files_out_of_the_tree(fuzz_report: FuzzReport) -> None:
     # No example database, Schemathesis's cache off, and Hypothesis's own caches (unicode
     # tables, constants) in a temporary folder: nothing lands in the checkout or notebooks/.
