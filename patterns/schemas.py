@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,6 +21,14 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns: nothing above this can exist
 # written in the OpenAPI document as a pattern, a keyword every JSON Schema validator reads.
 EDGE_DAYS = (date(1, 1, 1), date(9999, 12, 31))
 DATE_TIME_PATTERN = r"^(?!0000-|0001-01-01|9999-12-31)"
+# "Not blank": one character that is not whitespace. Spelled out (the characters str.strip()
+# removes) rather than \S, which Python, ECMA-262 and Rust regex each read differently
+# ("\x1c" and "\ufeff" differ): the API and every validator of the document agree.
+NOT_BLANK_PATTERN = (r"[^\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f"
+                     r"\u205f\u3000]")
+NO_NUL_PATTERN = r"^[^\x00]*$"  # Text refuses NUL (PostgreSQL cannot store it): say so
+# A name: no NUL anywhere, and somewhere one character that is neither NUL nor blank.
+NAME_PATTERN = r"^[^\x00]*" + NOT_BLANK_PATTERN[:2] + r"\x00" + NOT_BLANK_PATTERN[2:] + r"[^\x00]*$"
 
 
 def _not_on_an_edge_day(value: datetime) -> None:
@@ -41,6 +50,10 @@ class IdConverter(IntegerConverter):
 
 class Text(fields.String):
     """A string every database stores: no NUL (PostgreSQL refuses it), no lone surrogate."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"pattern": NO_NUL_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -81,7 +94,8 @@ class MarketSchema(Strict):
 class MarketWriteSchema(Strict):
     """The writable fields of a market: what POST and PUT accept."""
 
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200),
+                metadata={"pattern": NAME_PATTERN})
     description = Text(load_default="", validate=validate.Length(max=2000))
     status = fields.String(load_default="active", validate=validate.OneOf(STATUSES))
     # 9999-12-31T23:00-14:00 parses, but is past year 9999 in UTC (an overflow, a 500).
@@ -91,7 +105,7 @@ class MarketWriteSchema(Strict):
 
     @validates("name")
     def _name_not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
+        if not re.search(NOT_BLANK_PATTERN, value):
             raise ValidationError("must not be blank")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from marshmallow import ValidationError, fields, validate, validates
 
 from patterns.models import Market, MarketStatus
 from patterns.repository import MarketFilters
-from patterns.schemas import Strict
+from patterns.schemas import NOT_BLANK_PATTERN, Strict
 from patterns.semantic_search import MarketSearch, document
 from patterns.unit_of_work import UnitOfWork
 
@@ -21,12 +22,13 @@ MAX_SEARCH_LIMIT = 50
 class SearchQuerySchema(Strict):
     """What search_markets accepts from outside: a non-blank q of 1..200 characters, limit 1..50."""
 
-    q = fields.String(required=True, validate=validate.Length(min=1, max=MAX_QUERY_CHARS))
+    q = fields.String(required=True, validate=validate.Length(min=1, max=MAX_QUERY_CHARS),
+                      metadata={"pattern": NOT_BLANK_PATTERN})  # the document says "not blank"
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_SEARCH_LIMIT))
 
     @validates("q")
     def _q_not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
+        if not re.search(NOT_BLANK_PATTERN, value):
             raise ValidationError("must not be blank")
 
 
