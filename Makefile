@@ -1,16 +1,19 @@
 # Two commands do everything: `make lab` and `make test`. Each sets up .venv on first use.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
 LAB_PORT ?= 8888
+# make serve's port: not 5000, which macOS's AirPlay receiver holds on many laptops.
+PORT     ?= 5050
 
-.PHONY: help setup lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
+.PHONY: help doctor setup lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
 
 help:
+	@echo "make doctor     check this machine is ready (before or after setup); paste it to a trainer"
 	@echo "make lab        set up, then open your copies of the lessons (workspace/) in JupyterLab"
 	@echo "make check      grade the exercises in workspace/ (LESSON=08 for one lesson)"
 	@echo "make reset      a fresh copy of every lesson in workspace/ (LESSON=08 for one); old kept"
@@ -39,6 +42,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# Standard library only, run by the Python make setup would use: it works before .venv exists.
+doctor:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 7))' 2>/dev/null || { \
+		echo "FAIL python: '$(PYTHON)' is missing or older than 3.7, and the workbook needs 3.11 or newer:"; \
+		echo "     https://www.python.org/downloads/ or pyenv, then make doctor PYTHON=python3.12"; exit 1; }
+	@LAB_PORT=$(LAB_PORT) PORT=$(PORT) $(PYTHON) tools/doctor.py --venv $(VENV)
 
 # The learner works in workspace/ (git-ignored): copies without answers or outputs, made on first
 # use and never overwritten; workspace/reference/ holds the lessons as stored, read-only.
@@ -79,7 +89,7 @@ test-real: $(STAMP)
 	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
 
 serve: $(STAMP)
-	$(BIN)/python -m patterns.serve
+	@PORT=$(PORT) $(BIN)/python -m patterns.serve
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --json
