@@ -45,7 +45,7 @@ def home(text: str) -> str:
     return text.replace(user_home, "~") if user_home != "/" else text
 
 
-# --- the machine ------------------------------------------------------------------------------
+# --- the machine ----------------------------------------------------------------------------------
 
 
 def newer_pythons() -> list[str]:
@@ -62,14 +62,16 @@ def check_python(version: tuple[int, ...], executable: str, venv_ok: bool = Fals
         return Check("PASS", "python", f"{shown} ({home(executable)}); {need} or newer is needed")
     found = newer_pythons() if found is None else found
     if found:
-        how = f"you have {found[0]}: make setup PYTHON={found[0]} (and make doctor PYTHON={found[0]})"
+        how = (f"you have {found[0]}: make setup PYTHON={found[0]} "
+               f"(and make doctor PYTHON={found[0]})")
     else:
         how = ("get one from https://www.python.org/downloads/ (macOS, Windows+WSL), "
                "'brew install python@3.12', 'sudo apt install python3.12' or pyenv "
                "(https://github.com/pyenv/pyenv), then make setup PYTHON=python3.12")
     status = "WARN" if venv_ok else "FAIL"
     later = " (.venv works; this matters when make setup rebuilds it)" if venv_ok else ""
-    return Check(status, "python", f"{shown} ({home(executable)}) is older than {need}{later}: {how}")
+    return Check(status, "python",
+                 f"{shown} ({home(executable)}) is older than {need}{later}: {how}")
 
 
 def check_venv_module(venv_exists: bool) -> Check | None:
@@ -135,7 +137,7 @@ def check_port(target: str, variable: str, raw: str, host: str = "127.0.0.1") ->
                  f"it, or choose another: make {target} {variable}={port + 1}")
 
 
-# --- before .venv: where make setup gets the wheels ----------------------------------------------
+# --- before .venv: where make setup gets the wheels -----------------------------------------------
 
 
 def this_target() -> str:
@@ -181,7 +183,7 @@ def check_index(url: str = INDEX_URL, timeout: float = 5) -> Check:
                  "can download the wheels (about 120 MB)")
 
 
-# --- .venv and what runs in it ---------------------------------------------------------------------
+# --- .venv and what runs in it --------------------------------------------------------------------
 
 
 def stamp_fresh(venv: Path) -> bool:
@@ -294,7 +296,8 @@ def check_imports(venv: Path) -> Check:
     found, error = run_json([str(venv / "bin" / "python"), "-c", IMPORTS_PROBE,
                              str(ROOT / "constraints.txt")], timeout=60, cwd=tempfile.gettempdir())
     if found is None:
-        return Check("FAIL", "imports", f"the import probe failed: {error}: make clean && make setup")
+        return Check("FAIL", "imports",
+                     f"the import probe failed: {error}: make clean && make setup")
     if found["missing"]:
         return Check("FAIL", "imports", f"cannot import {', '.join(found['missing'])}: "
                      "make clean && make setup")
@@ -379,7 +382,7 @@ def finish_lesson(process: subprocess.Popen[str], name: str, timeout: float = 90
     return lesson_check(None, said, name)
 
 
-# --- the real services, when the variables name them -------------------------------------------------
+# --- the real services, when the variables name them ----------------------------------------------
 
 
 def mask(url: str) -> str:
@@ -437,7 +440,8 @@ for variable in sys.argv[1:]:
                 said = f"{connection.transport_cls} broker accepts a connection"
         out[variable] = ["PASS", said]
     except Exception as exc:
-        out[variable] = ["FAIL", f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"]
+        first = (str(exc).splitlines() or [""])[0][:160]
+        out[variable] = ["FAIL", f"{type(exc).__name__}: {first}"]
 print(json.dumps(out))
 """
 
@@ -462,7 +466,7 @@ def check_services(environ: dict[str, str], venv: Path | None) -> list[Check]:
     return checks
 
 
-# --- the report ---------------------------------------------------------------------------------------
+# --- the report -----------------------------------------------------------------------------------
 
 
 def describe_checkout() -> str:
