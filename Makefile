@@ -7,10 +7,14 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
 LAB_PORT ?= 8888
+# A trainer's folder of wheels (make wheelhouse): make setup WHEELHOUSE=dir installs from it alone,
+# uv and the editable install's build backend (setuptools) included. Not while building one.
+WHEELHOUSE ?=
+OFFLINE := $(if $(filter wheelhouse,$(MAKECMDGOALS)),,$(WHEELHOUSE))
 # make serve's port: not 5000, which macOS's AirPlay receiver holds on many laptops.
 PORT     ?= 5050
 
-.PHONY: help doctor setup lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
+.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
 
 help:
 	@echo "make doctor     check this machine is ready (before or after setup); paste it to a trainer"
@@ -34,14 +38,32 @@ $(STAMP): pyproject.toml constraints.txt
 	@if test -x $(BIN)/python; then echo "updating .venv: the dependency files changed (about 30 s)…"; \
 	else echo "setting up .venv (first run, about 30 s)…"; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifneq ($(OFFLINE),)
+	@echo "installing from the wheelhouse $(OFFLINE) alone (no index, no network)…"
+	@$(BIN)/python -m pip install -q --no-index --find-links "$(OFFLINE)" uv
+	@$(BIN)/uv pip install -q --offline --no-index --find-links "$(OFFLINE)" --compile-bytecode \
+		--python $(BIN)/python -c constraints.txt -e '.[dev]'
+else
 	@if $(BIN)/python -m pip install -q uv; then \
 		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
 	else \
 		$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'; \
 	fi
+endif
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# Every wheel make setup needs, per target ("linux x86_64 3.11, macos arm64 3.12"; default: this
+# machine), resolved with each target's own markers, plus manifest.json and MANIFEST.txt.
+wheelhouse: $(STAMP)
+	@test -n "$(WHEELHOUSE)" || { echo 'usage: make wheelhouse WHEELHOUSE=folder [TARGETS="linux x86_64 3.11, macos arm64 3.12"]'; exit 2; }
+	@$(BIN)/python tools/wheelhouse.py "$(WHEELHOUSE)" $(if $(TARGETS),--targets "$(TARGETS)")
+
+# Builds a wheelhouse for this machine, then make setup from it in a copy of the checkout with no
+# network at all (unshare -n, as root) and no pip/uv configuration; imports, runs lesson 00 (.ci/run).
+test-wheelhouse: $(STAMP)
+	$(BIN)/python tools/test_wheelhouse.py
 
 # Standard library only, run by the Python make setup would use: it works before .venv exists.
 doctor:
