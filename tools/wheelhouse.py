@@ -128,11 +128,27 @@ def build_requirements(extra: Path) -> None:
     extra.write_text(f"uv=={uv_version}\n{requires}\n")
 
 
-def compile_for(target: Target, extras: list[str], extra: Path, out: Path) -> list[str]:
+def patch_versions(target: Target) -> list[str]:
+    """The Python versions to resolve at: x.y.0 and both sides of each patch-level split.
+
+    A universal lock can pin one release below 3.11.5 and another from it on
+    (python_full_version markers); a wheelhouse serves every patch release of its minor.
+    """
+    text = (ROOT / "constraints.txt").read_text()
+    found = {f"{target.python}.0"}
+    for version in re.findall(r"python_full_version\s*[<>=!~]=?\s*'(\d+\.\d+\.\d+)'", text):
+        minor, patch = version.rsplit(".", 1)
+        if minor == target.python:
+            found |= {version, f"{minor}.{int(patch) + 1}"}
+    return sorted(found, key=lambda v: int(v.rsplit(".", 1)[1]))
+
+
+def compile_for(target: Target, version: str, extras: list[str], extra: Path,
+                out: Path) -> list[str]:
     """The exact requirement lines of one target, resolved with its own markers."""
     command = [str(BIN / "uv"), "pip", "compile", "-q", "--no-header", "--no-annotate",
                str(ROOT / "pyproject.toml"), str(extra), "-c", str(ROOT / "constraints.txt"),
-               "--python-platform", target.uv_platform(), "--python-version", target.python,
+               "--python-platform", target.uv_platform(), "--python-version", version,
                "-o", str(out)]
     for name in extras:
         command += ["--extra", name]
@@ -142,10 +158,10 @@ def compile_for(target: Target, extras: list[str], extra: Path, out: Path) -> li
             if line.strip() and not line.startswith("#")]
 
 
-def download_for(target: Target, requirements: Path, folder: Path) -> None:
+def download_for(target: Target, version: str, requirements: Path, folder: Path) -> None:
     """Each resolved wheel for the target's platform tags and Python (no sdist, no resolution)."""
     command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-               "--python-version", target.python, "--implementation", "cp", "-d", str(folder),
+               "--python-version", version, "--implementation", "cp", "-d", str(folder),
                "-r", str(requirements)]
     for tag in target.pip_platforms():
         command += ["--platform", tag]
@@ -212,13 +228,25 @@ def build(folder: Path, targets: list[Target], extras: list[str]) -> dict:
         build_requirements(extra)
         for target in targets:
             started = time.perf_counter()
+            lines: list[str] = []
+            versions = patch_versions(target)
+            for version in versions:  # each resolved set; only its new pins are downloaded
+                resolved = compile_for(target, version, extras, extra, Path(tmp) / "set.txt")
+                new = [line for line in resolved if line not in lines]
+                if new:
+                    (Path(tmp) / "new.txt").write_text("\n".join(new) + "\n")
+                    download_for(target, version, Path(tmp) / "new.txt", folder)
+                    lines += new
             requirements = folder / "requirements" / f"{target.slug}.txt"
-            lines = compile_for(target, extras, extra, requirements)
-            download_for(target, requirements, folder)
+            requirements.write_text(
+                f"# {target.name}: the union of the sets resolved for Python "
+                f"{', '.join(versions)} ({target.uv_platform()}); not one installable set\n"
+                + "\n".join(sorted(lines, key=str.lower)) + "\n")
             wheels = files_for(lines, folder, target)
             size = sum(p.stat().st_size for p in wheels)
             manifest["targets"].append({
                 "target": target.name, "uv_platform": target.uv_platform(),
+                "python_versions_resolved": versions,
                 "requirements": f"requirements/{target.slug}.txt",
                 "files": [{"name": p.name, "bytes": p.stat().st_size} for p in wheels],
                 "count": len(wheels), "bytes": size})
