@@ -26,6 +26,8 @@ help:
 	@echo "make test-browser  every lesson run in JupyterLab by headless Chromium (Playwright)"
 	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
 	@echo "make serve      run the reference markets API with demo data"
+	@echo "make site       the lessons as static HTML pages (site/index.html), from stored outputs"
+	@echo "make wheelhouse WHEELHOUSE=dir  every wheel make setup needs, for an install with no network"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
 
@@ -113,6 +115,12 @@ test-real: $(STAMP)
 
 serve: $(STAMP)
 	@PORT=$(PORT) $(BIN)/python -m patterns.serve
+
+# Every lesson as a static HTML page from its stored outputs (nothing runs), index = the README's
+# lesson table; SITE=folder for another place than site/.
+SITE ?= site
+site: $(STAMP)
+	@$(BIN)/python tools/build_site.py "$(SITE)"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --json
