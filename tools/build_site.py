@@ -81,6 +81,7 @@ def index_page(known: set[str], commit: str) -> str:
     title, intro, table = readme_parts()
     render = mistune.create_markdown(plugins=["table"])
     body = rewrite_links(str(render(table)), known)
+    body = re.sub(r">notebooks/(\d\d_\w+)\.ipynb<", r">\1<", body)  # the page, not the file
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
