@@ -205,52 +205,9 @@ def setup_plan(venv: Path, python: str) -> str:
             "about 555 MB) and this checkout in editable mode: about 30 s on a good connection")
 
 
-IMPORTS_PROBE = r"""
-import importlib, importlib.util, json, sys
-out = {"python": sys.version.split()[0], "prefix": sys.prefix, "missing": [], "versions": {}}
-for name in ("patterns.app", "evidence.lab", "numpy", "matplotlib", "nbclient", "ipykernel"):
-    try:
-        importlib.import_module(name)
-    except Exception as exc:
-        out["missing"].append(f"{name} ({type(exc).__name__}: {exc})")
-for name in ("jupyterlab", "nbval", "pytest"):
-    if importlib.util.find_spec(name) is None:
-        out["missing"].append(name)
-from importlib import metadata
-for dist in ("flask", "sqlalchemy", "celery", "redis", "jupyterlab"):
-    try:
-        out["versions"][dist] = metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        pass
-try:
-    import patterns
-    out["patterns"] = patterns.__file__
-except Exception:
-    out["patterns"] = None
-wrong = []
-try:
-    from packaging.requirements import Requirement
-    pinned = 0
-    for line in open(sys.argv[1]):
-        line = line.split("#")[0].strip()
-        if not line or "==" not in line:
-            continue
-        req = Requirement(line)
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue
-        try:
-            have = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
-            continue  # an extra this setup does not install (e.g. [browser])
-        pinned += 1
-        if have not in req.specifier:
-            wrong.append(f"{req.name} {have} (locked {req.specifier})")
-    out["pinned"] = pinned
-except ImportError:
-    out["pinned"] = None
-out["wrong"] = wrong
-print(json.dumps(out))
-"""
+def probe(venv: Path, *args: str) -> list[str]:
+    """A check run by .venv's Python (tools/doctor_probe.py): it has the dependencies."""
+    return [str(venv / "bin" / "python"), str(ROOT / "tools" / "doctor_probe.py"), *args]
 
 
 def run_json(command: list[str], timeout: float, **kwargs: object) -> tuple[dict | None, str]:
@@ -293,8 +250,8 @@ def check_venv(venv: Path) -> Check:
 
 
 def check_imports(venv: Path) -> Check:
-    found, error = run_json([str(venv / "bin" / "python"), "-c", IMPORTS_PROBE,
-                             str(ROOT / "constraints.txt")], timeout=60, cwd=tempfile.gettempdir())
+    found, error = run_json(probe(venv, "imports", str(ROOT / "constraints.txt")), timeout=60,
+                            cwd=tempfile.gettempdir())
     if found is None:
         return Check("FAIL", "imports",
                      f"the import probe failed: {error}: make clean && make setup")
@@ -314,36 +271,9 @@ def check_imports(venv: Path) -> Check:
     return Check("PASS", "imports", f"{versions}; patterns from this checkout{pinned}")
 
 
-LESSON_RUNNER = r"""
-import json, sys, tempfile, time
-import nbformat
-from nbclient import NotebookClient
-nb = nbformat.read(sys.argv[1], as_version=4)
-nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.prefix)"))
-started = time.perf_counter()
-with tempfile.TemporaryDirectory() as tmp:
-    try:
-        NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
-                       record_timing=False, resources={"metadata": {"path": tmp}}).execute()
-    except Exception as exc:
-        print(json.dumps({"crash": f"{type(exc).__name__}: {exc}"[:300]}))
-        sys.exit(0)
-errors = []
-for index, cell in enumerate(nb.cells):
-    if cell.cell_type != "code" or "raises-exception" in cell.metadata.get("tags", []):
-        continue
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            errors.append(f"cell {index}: {out['ename']}: {out['evalue']}"[:200])
-last = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", [])).strip()
-print(json.dumps({"seconds": time.perf_counter() - started, "errors": errors,
-                  "kernel_prefix": last, "prefix": sys.prefix}))
-"""
-
-
 def start_lesson(venv: Path, lesson: Path) -> subprocess.Popen[str]:
     """Start one short lesson in a fresh kernel of .venv (it runs while the other checks do)."""
-    return subprocess.Popen([str(venv / "bin" / "python"), "-c", LESSON_RUNNER, str(lesson)],
+    return subprocess.Popen(probe(venv, "lesson", str(lesson)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tempfile.gettempdir())
 
@@ -413,39 +343,6 @@ def check_tcp(variable: str, url: str, timeout: float = 3) -> Check:
                  "(TCP only: the full check needs .venv)")
 
 
-SERVICES_PROBE = r"""
-import json, os, sys
-out = {}
-for variable in sys.argv[1:]:
-    url = os.environ[variable]
-    try:
-        if url.startswith(("postgresql", "sqlite", "mysql")):
-            from sqlalchemy import create_engine, text
-            args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
-            engine = create_engine(url, connect_args=args)
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-                info = engine.dialect.server_version_info or ()
-            engine.dispose()
-            said = f"{engine.dialect.name} {'.'.join(str(p) for p in info)} answers SELECT 1"
-        elif url.startswith(("redis", "rediss")):
-            import redis
-            client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
-            said = f"Redis {client.info('server')['redis_version']} answers PING"
-            client.close()
-        else:
-            from kombu import Connection
-            with Connection(url, connect_timeout=5) as connection:
-                connection.ensure_connection(max_retries=1)
-                said = f"{connection.transport_cls} broker accepts a connection"
-        out[variable] = ["PASS", said]
-    except Exception as exc:
-        first = (str(exc).splitlines() or [""])[0][:160]
-        out[variable] = ["FAIL", f"{type(exc).__name__}: {first}"]
-print(json.dumps(out))
-"""
-
-
 def check_services(environ: dict[str, str], venv: Path | None) -> list[Check]:
     """Each real service a WORKBOOK_* variable names, reached with the workbook's own client."""
     named = [v for v in SERVICE_VARIABLES if environ.get(v)]
@@ -454,14 +351,14 @@ def check_services(environ: dict[str, str], venv: Path | None) -> list[Check]:
                       "SQLite, fakeredis and in-memory broker, which need nothing running")]
     if venv is None:
         return [check_tcp(v, environ[v]) for v in named]
-    found, error = run_json([str(venv / "bin" / "python"), "-c", SERVICES_PROBE, *named],
+    found, error = run_json(probe(venv, "services", *named),
                             timeout=30, env=environ, cwd=tempfile.gettempdir())
     if found is None:
         return [Check("FAIL", v, f"{mask(environ[v])}: the probe failed: {error}") for v in named]
     checks = []
     for variable in named:
         status, said = found[variable]
-        fix = "" if status == "PASS" else f": start it, or unset {variable}"
+        fix = "" if status == "PASS" else f": start the service or fix the URL, or unset {variable}"
         checks.append(Check(status, variable, f"{mask(environ[variable])}: {said}{fix}"))
     return checks
 
