@@ -9,7 +9,9 @@ wheel is stored once. manifest.json and MANIFEST.txt list each target's files an
 
 Supported: linux x86_64 and aarch64 (glibc 2.28 or newer: manylinux_2_28 wheels and older tags),
 macos x86_64 and arm64 (macOS 12 or newer), Python 3.11 to 3.13. Not Windows: the Makefile is
-POSIX (on Windows, use WSL, which is linux x86_64).
+POSIX (on Windows, use WSL, which is linux x86_64). A target whose locked release of some package
+has no wheel for it fails with pip's message naming the package (today: macos x86_64, for
+argon2-cffi-bindings 26.2.0): a wheelhouse that needs a compiler is no wheelhouse.
 """
 
 from __future__ import annotations
