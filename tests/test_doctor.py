@@ -74,6 +74,10 @@ def test_a_wheelhouse_without_this_machine_fails_naming_the_target(tmp_path: Pat
     assert other.status == "FAIL" and 'TARGETS="linux x86_64 3.11"' in other.detail
     ours = doctor.check_wheelhouse(str(tmp_path), target="macos arm64 3.12")
     assert ours.status == "PASS"
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"constraints_sha256": "0" * 64, "targets": [{"target": "macos arm64 3.12"}]}))
+    stale = doctor.check_wheelhouse(str(tmp_path), target="macos arm64 3.12")
+    assert stale.status == "FAIL" and "another constraints.txt" in stale.detail
 
 
 def test_this_target_names_a_wheelhouse_target() -> None:

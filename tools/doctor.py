@@ -9,6 +9,7 @@ is meant to be pasted to a trainer: no secrets (URLs are masked), home shown as 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -160,9 +161,15 @@ def check_wheelhouse(folder: str, target: str | None = None) -> Check:
         return Check("FAIL", "wheelhouse", f"{home(str(path))} has no manifest.json: "
                      "is it the folder make wheelhouse wrote?")
     try:
-        targets = [t["target"] for t in json.loads(manifest.read_text())["targets"]]
+        found = json.loads(manifest.read_text())
+        targets = [t["target"] for t in found["targets"]]
     except (ValueError, KeyError, TypeError):
         return Check("FAIL", "wheelhouse", f"{home(str(manifest))} is not a wheelhouse manifest")
+    lock = hashlib.sha256((ROOT / "constraints.txt").read_bytes()).hexdigest()
+    if found.get("constraints_sha256", lock) != lock:
+        return Check("FAIL", "wheelhouse", f"{home(str(path))} was built from another "
+                     "constraints.txt than this checkout's: update the checkout to the trainer's, "
+                     "or rebuild the wheelhouse (make wheelhouse)")
     if target not in targets:
         return Check("FAIL", "wheelhouse", f"{home(str(path))} holds {', '.join(targets)}, "
                      f"not this machine ({target}): ask for a wheelhouse with TARGETS=\"{target}\"")
