@@ -208,7 +208,7 @@ def setup_plan(venv: Path, python: str) -> str:
     source = (f"the wheelhouse {os.environ['WHEELHOUSE']}" if os.environ.get("WHEELHOUSE")
               else "the package index")
     return (f"not set up yet: make setup will create {venv.name} with {home(python)}, install uv, "
-            f"then the locked dependencies (constraints.txt, about 135 wheels from {source}, "
+            f"then the locked dependencies (constraints.txt, about 150 wheels from {source}, "
             "about 555 MB) and this checkout in editable mode: about 30 s on a good connection")
 
 
