@@ -53,7 +53,8 @@ def copy_checkout(target: Path) -> None:
 def clean_env(tmp: Path) -> dict[str, str]:
     """This machine's environment without its pip/uv settings (it points at local wheel folders)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_", "WORKBOOK_", "VIRTUAL_ENV", "PYTHON", "CONDA"))}
+           if not k.startswith(("PIP_", "UV_", "WORKBOOK_", "VIRTUAL_ENV", "PYTHON", "CONDA"))
+           and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # the outer make's VENV=... too
     (tmp / "home").mkdir()
     env.update(PIP_CONFIG_FILE=os.devnull, UV_NO_CONFIG="1", UV_CACHE_DIR=str(tmp / "uv-cache"),
                HOME=str(tmp / "home"), XDG_CONFIG_HOME=str(tmp / "home" / ".config"))
