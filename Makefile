@@ -1,16 +1,23 @@
 # Two commands do everything: `make lab` and `make test`. Each sets up .venv on first use.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
 LAB_PORT ?= 8888
+# A trainer's folder of wheels (make wheelhouse): make setup WHEELHOUSE=dir installs from it alone,
+# uv and the editable install's build backend (setuptools) included. Not while building one.
+WHEELHOUSE ?=
+OFFLINE := $(if $(filter wheelhouse,$(MAKECMDGOALS)),,$(WHEELHOUSE))
+# make serve's port: not 5000, which macOS's AirPlay receiver holds on many laptops.
+PORT     ?= 5050
 
-.PHONY: help setup lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
+.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
 
 help:
+	@echo "make doctor     check this machine is ready (before or after setup); paste it to a trainer"
 	@echo "make lab        set up, then open your copies of the lessons (workspace/) in JupyterLab"
 	@echo "make check      grade the exercises in workspace/ (LESSON=08 for one lesson)"
 	@echo "make reset      a fresh copy of every lesson in workspace/ (LESSON=08 for one); old kept"
@@ -19,6 +26,8 @@ help:
 	@echo "make test-browser  every lesson run in JupyterLab by headless Chromium (Playwright)"
 	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
 	@echo "make serve      run the reference markets API with demo data"
+	@echo "make site       the lessons as static HTML pages (site/index.html), from stored outputs"
+	@echo "make wheelhouse WHEELHOUSE=dir  every wheel make setup needs, for an install with no network"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
 
@@ -31,14 +40,39 @@ $(STAMP): pyproject.toml constraints.txt
 	@if test -x $(BIN)/python; then echo "updating .venv: the dependency files changed (about 30 s)…"; \
 	else echo "setting up .venv (first run, about 30 s)…"; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifneq ($(OFFLINE),)
+	@echo "installing from the wheelhouse $(OFFLINE) alone (no index, no network)…"
+	@$(BIN)/python -m pip install -q --no-index --find-links "$(OFFLINE)" uv
+	@$(BIN)/uv pip install -q --offline --no-index --find-links "$(OFFLINE)" --compile-bytecode \
+		--python $(BIN)/python -c constraints.txt -e '.[dev]'
+else
 	@if $(BIN)/python -m pip install -q uv; then \
 		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
 	else \
 		$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'; \
 	fi
+endif
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# Every wheel make setup needs, per target ("linux x86_64 3.11, macos arm64 3.12"; default: this
+# machine), resolved with each target's own markers, plus manifest.json and MANIFEST.txt.
+wheelhouse: $(STAMP)
+	@test -n "$(WHEELHOUSE)" || { echo 'usage: make wheelhouse WHEELHOUSE=folder [TARGETS="linux x86_64 3.11, macos arm64 3.12"]'; exit 2; }
+	@$(BIN)/python tools/wheelhouse.py "$(WHEELHOUSE)" $(if $(TARGETS),--targets "$(TARGETS)")
+
+# Builds a wheelhouse for this machine, then make setup from it in a copy of the checkout with no
+# network at all (unshare -n, as root) and no pip/uv configuration; imports, runs lesson 00 (.ci/run).
+test-wheelhouse: $(STAMP)
+	$(BIN)/python tools/test_wheelhouse.py
+
+# Standard library only, run by the Python make setup would use: it works before .venv exists.
+doctor:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 7))' 2>/dev/null || { \
+		echo "FAIL python: '$(PYTHON)' is missing or older than 3.7, and the workbook needs 3.11 or newer:"; \
+		echo "     https://www.python.org/downloads/ or pyenv, then make doctor PYTHON=python3.12"; exit 1; }
+	@LAB_PORT=$(LAB_PORT) PORT=$(PORT) $(PYTHON) tools/doctor.py --venv $(VENV)
 
 # The learner works in workspace/ (git-ignored): copies without answers or outputs, made on first
 # use and never overwritten; workspace/reference/ holds the lessons as stored, read-only.
@@ -60,10 +94,11 @@ student: $(STAMP)
 	@$(BIN)/python tools/workspace.py student "$(DIR)" $(if $(REFERENCE),--with-reference)
 
 # Lint, the layer contract and the types first: each takes about a second once its cache is warm.
+# mypy checks as the venv's Python: on 3.12+ the lock installs numpy whose stubs use 3.12 syntax.
 test: $(STAMP)
 	$(BIN)/ruff check -q patterns evidence bench tests tests_browser tools
 	$(BIN)/lint-imports --no-logo
-	$(BIN)/mypy
+	$(BIN)/mypy --python-version $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 	$(BIN)/python -m pytest
 
 # Playwright (the [browser] extra) drives Debian's chromium, /usr/bin/chromium, or the executable
@@ -79,7 +114,13 @@ test-real: $(STAMP)
 	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
 
 serve: $(STAMP)
-	$(BIN)/python -m patterns.serve
+	@PORT=$(PORT) $(BIN)/python -m patterns.serve
+
+# Every lesson as a static HTML page from its stored outputs (nothing runs), index = the README's
+# lesson table; SITE=folder for another place than site/.
+SITE ?= site
+site: $(STAMP)
+	@$(BIN)/python tools/build_site.py "$(SITE)"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --json

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 
@@ -23,11 +24,35 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+# Not 5000: macOS's AirPlay receiver holds it on many laptops (and answers 403 to the API's URLs).
+DEFAULT_PORT = 5050
+
+
+def port_problem(host: str, raw: str) -> str | None:
+    """Why the server cannot listen on host:raw, in one line naming PORT; None when it can."""
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        return f"PORT={raw} is not a port number: try make serve PORT={DEFAULT_PORT + 1}"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            probe.bind((host, int(raw)))
+        except OSError as exc:
+            return (f"port {raw} on {host} is busy ({exc.strerror}): stop what holds it, or "
+                    f"choose another: make serve PORT={int(raw) + 1}")
+    return None
+
+
 def main() -> int:
     """Start the API and print where it listens and how to authenticate."""
     signal.signal(signal.SIGTERM, _stop)
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
+    raw = os.environ.get("PORT") or str(DEFAULT_PORT)
+    # Checked before anything is seeded: a busy port is one line, never a moved server.
+    problem = port_problem(host, raw)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    port = int(raw)
     rows = int(os.environ.get("WORKBOOK_DEMO_ROWS", "100"))
     try:
         app = create_app({"DEMO_ROWS": rows})

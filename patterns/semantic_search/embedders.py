@@ -96,8 +96,8 @@ class HashingEmbedder:
                 cols.append(col)
                 vals.append(val)
         flat = np.asarray(rows, dtype=np.int64) * self.dim + np.asarray(cols, dtype=np.int64)
-        out = np.bincount(flat, weights=vals, minlength=len(texts) * self.dim)
-        out = out.reshape(len(texts), self.dim).astype(np.float32)
+        counts = np.bincount(flat, weights=vals, minlength=len(texts) * self.dim)
+        out = counts.reshape(len(texts), self.dim).astype(np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.divide(out, norms, out=out, where=norms > 0)
 
