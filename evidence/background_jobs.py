@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
 import signal
+import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-import redis
 from celery import Task
+from celery.result import AsyncResult
 from flask import Flask
 
 from evidence.background_jobs_exercise import check_house_position
@@ -19,12 +22,12 @@ from evidence.timing import Clock, median_ms
 from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.tasks import index_market, jobs_ping, jobs_probe
 from patterns.background_jobs.workers import WorkerProcess
-from patterns.caching import get_cache
 
-__all__ = ["check_house_position", "lost_on_worker_kill", "retried_attempts", "roundtrip_ms",
-           "run_task"]
+__all__ = ["KillTrial", "check_house_position", "lost_on_worker_kill", "retried_attempts",
+           "roundtrip_ms", "run_task", "worker_kill_trials"]
 
 RESULT_TIMEOUT = 30.0
+T = TypeVar("T")
 _POLL = 0.002  # result polling of the in-memory backend; the Redis backend is pushed
 
 
@@ -51,56 +54,93 @@ def retried_attempts(app: Flask, market_id: int, failures: int = 2) -> int:
     return run_task(app, index_market, market_id, fail_first=failures)["attempts"]
 
 
-def lost_on_worker_kill(app: Flask, *, tasks: int = 10, acks_late: bool = True,
-                        hold: float = 0.5, settle: float = 3.0) -> int:
-    """Kill the pool child running a task mid-way (SIGKILL); how many of `tasks` never finish.
+@dataclass
+class KillTrial:
+    """What happened to `tasks` probes when the pool child running one was SIGKILLed."""
 
-    Needs a real broker: a prefork worker process with 2 children serves a private queue.
+    acks_late: bool
+    states: list[str]  # each task's final state, in the order they were sent
+    killed: int  # which task's process was killed
+    broker: str  # the transport's name: filesystem, redis, amqp
+    log: list[str] = field(default_factory=list)  # the worker's log, minus its banner
+
+    @property
+    def lost(self) -> int:
+        """Tasks that never succeeded."""
+        return sum(state != "SUCCESS" for state in self.states)
+
+
+def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
+                       acks_late: tuple[bool, ...] = (False, True)) -> list[KillTrial]:
+    """Per setting, a prefork worker process (2 children) gets probes; SIGKILL the child of one.
+
+    The workers run side by side, on the app's broker or, on the embedded default (no broker
+    process to share), a folder on disk: kombu's filesystem transport.
     """
     run = secrets.token_hex(4)
     queue = f"{get_celery(app).conf.task_default_queue}-ack-{run}"
-    cache = get_cache(app)
-    started_key, done_key = (cache.full_key(f"probe:{run}:{k}") for k in ("started", "done"))
-    broker = redis.Redis.from_url(app.config["BROKER_URL"])
-    worker = WorkerProcess(app, pool="prefork", concurrency=2, JOBS_QUEUE=queue,
-                           JOBS_ACKS_LATE=acks_late)
-    try:
-        worker.start()
-        probe = get_celery(app).tasks[jobs_probe.name]
-        for number in range(tasks):
-            probe.apply_async((run, number, hold), queue=queue)
-        _wait(lambda: cache.client.llen(started_key) > 0, RESULT_TIMEOUT)
-        first = cache.client.lindex(started_key, 0)
-        assert first is not None, "no task started"
-        victim = int(_text(first).split(":")[1])
-        assert victim != worker.pid, "tasks must run in pool children"
-        os.kill(victim, signal.SIGKILL)
-        # Wait for every task to finish, or for the queue to be empty and nothing to move.
-        last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 120
-        while time.monotonic() < deadline:
-            done = cache.client.scard(done_key)
-            if done == tasks:
-                break
-            if done != last or broker.llen(queue):
-                last, quiet_since = done, time.monotonic()
-            elif time.monotonic() - quiet_since > settle + hold:
-                break
-            time.sleep(0.05)
-        return tasks - int(cache.client.scard(done_key))
-    finally:
-        worker.stop()
-        cache.client.delete(started_key, done_key)
-        broker.close()
+    with _broker_for(app) as broker:
+        workers = [WorkerProcess(app, pool="prefork", concurrency=2, loglevel="INFO",
+                                 JOBS_QUEUE=f"{queue}-{'late' if late else 'early'}",
+                                 JOBS_ACKS_LATE=late, JOBS_LOST_WAIT=0.5, BROKER_URL=broker)
+                   for late in acks_late]
+        try:
+            for worker in workers:
+                worker.launch()
+            for worker in workers:
+                worker.wait_ready()
+            sent = [[worker.celery.send_task(jobs_probe.name, (n, hold), queue=worker.queue)
+                     for n in range(tasks)] for worker in workers]
+            killed = [_kill_first_started(worker, results) for worker, results in
+                      zip(workers, sent, strict=True)]
+            every = [r for results in sent for r in results]
+            _wait(lambda: all(r.ready() for r in every), RESULT_TIMEOUT)
+        finally:
+            for worker in workers:
+                worker.terminate()  # all at once: each takes a few seconds to stop
+            for worker in workers:
+                worker.stop()
+    transport = broker.split(":", 1)[0]
+    return [KillTrial(late, [r.state for r in results], victim, transport, _log(worker))
+            for late, worker, results, victim in zip(acks_late, workers, sent, killed,
+                                                     strict=True)]
 
 
-def _text(value: bytes | str) -> str:
-    # redis-py answers bytes (the cache's client does not decode), typed as either.
-    return value.decode() if isinstance(value, bytes) else value
+def _kill_first_started(worker: WorkerProcess, results: list[AsyncResult]) -> int:
+    """SIGKILL the pool child running the first task to start; that task's index."""
+    started = _wait(lambda: [r for r in results if r.state == "STARTED"], RESULT_TIMEOUT)
+    victim = started[0].info["pid"]  # task_track_started stores the pid of the child
+    assert victim != worker.pid, "tasks must run in pool children"
+    os.kill(victim, signal.SIGKILL)
+    return results.index(started[0])
 
 
-def _wait(predicate: Callable[[], bool], timeout: float) -> None:
+def _log(worker: WorkerProcess) -> list[str]:
+    # Celery's log lines ("[time: LEVEL/process] ..."), not its start-up banner.
+    return [line for line in worker.log_lines() if line.startswith("[20")]
+
+
+def lost_on_worker_kill(app: Flask, *, tasks: int = 10, acks_late: bool = True,
+                        hold: float = 0.3) -> int:
+    """How many of `tasks` never finish when the pool child running one is SIGKILLed."""
+    (trial,) = worker_kill_trials(app, tasks=tasks, hold=hold, acks_late=(acks_late,))
+    return trial.lost
+
+
+@contextlib.contextmanager
+def _broker_for(app: Flask) -> Iterator[str]:
+    """The app's broker URL, or a throwaway folder broker when the app has none."""
+    if app.config.get("BROKER_URL"):
+        yield app.config["BROKER_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="workbook-broker-") as folder:
+        yield f"filesystem://{folder}"
+
+
+def _wait(predicate: Callable[[], T], timeout: float) -> T:
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not (value := predicate()):
         if time.monotonic() > deadline:
             raise TimeoutError("the condition did not hold in time")
         time.sleep(0.01)
+    return value
