@@ -23,8 +23,8 @@ from patterns.background_jobs.celery_app import get_celery
 from patterns.background_jobs.tasks import index_market, jobs_ping, jobs_probe
 from patterns.background_jobs.workers import WorkerProcess
 
-__all__ = ["KillTrial", "check_house_position", "lost_on_worker_kill", "retried_attempts",
-           "roundtrip_ms", "run_task", "worker_kill_trials"]
+__all__ = ["KillTrial", "check_house_position", "eager_ms", "lost_on_worker_kill",
+           "retried_attempts", "roundtrip_ms", "run_task", "worker_kill_trials"]
 
 RESULT_TIMEOUT = 30.0
 T = TypeVar("T")
@@ -47,6 +47,19 @@ def roundtrip_ms(app: Flask, rounds: int = 20, *, clock: Clock = time.perf_count
         assert run_task(app, jobs_ping, number) == number
 
     return median_ms(one_round, rounds, clock=clock)
+
+
+def eager_ms(app: Flask, rounds: int = 20, *, clock: Clock = time.perf_counter) -> float:
+    """Median milliseconds of the same empty task run here, eagerly: no broker, no worker."""
+    task = get_celery(app).tasks[jobs_ping.name]
+    numbers = itertools.count()
+
+    def one_round() -> None:
+        number = next(numbers)
+        assert task.apply((number,)).get() == number
+
+    with app.app_context():
+        return median_ms(one_round, rounds, clock=clock)
 
 
 def retried_attempts(app: Flask, market_id: int, failures: int = 2) -> int:
@@ -89,10 +102,12 @@ def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
                 worker.launch()
             for worker in workers:
                 worker.wait_ready()
-            sent = [[worker.celery.send_task(jobs_probe.name, (n, hold), queue=worker.queue)
-                     for n in range(tasks)] for worker in workers]
-            killed = [_kill_first_started(worker, results) for worker, results in
-                      zip(workers, sent, strict=True)]
+            sent: list[list[AsyncResult]] = [[] for _ in workers]
+            for number in range(tasks):  # interleaved: both workers get busy at once
+                for worker, results in zip(workers, sent, strict=True):
+                    results.append(worker.celery.send_task(
+                        jobs_probe.name, (number, hold), queue=worker.queue))
+            killed = _kill_first_started(workers, sent)
             every = [r for results in sent for r in results]
             _wait(lambda: all(r.ready() for r in every), RESULT_TIMEOUT)
         finally:
@@ -106,13 +121,23 @@ def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
                                                      strict=True)]
 
 
-def _kill_first_started(worker: WorkerProcess, results: list[AsyncResult]) -> int:
-    """SIGKILL the pool child running the first task to start; that task's index."""
-    started = _wait(lambda: [r for r in results if r.state == "STARTED"], RESULT_TIMEOUT)
-    victim = started[0].info["pid"]  # task_track_started stores the pid of the child
-    assert victim != worker.pid, "tasks must run in pool children"
-    os.kill(victim, signal.SIGKILL)
-    return results.index(started[0])
+def _kill_first_started(workers: list[WorkerProcess],
+                        sent: list[list[AsyncResult]]) -> list[int]:
+    """In each worker, SIGKILL the pool child running the first task seen started; its index."""
+    killed: dict[int, int] = {}
+
+    def kill_what_started() -> bool:
+        for n, (worker, results) in enumerate(zip(workers, sent, strict=True)):
+            started = [] if n in killed else [r for r in results if r.state == "STARTED"]
+            if started:
+                victim = started[0].info["pid"]  # task_track_started stores the child's pid
+                assert victim != worker.pid, "tasks must run in pool children"
+                os.kill(victim, signal.SIGKILL)
+                killed[n] = results.index(started[0])
+        return len(killed) == len(workers)
+
+    _wait(kill_what_started, RESULT_TIMEOUT)
+    return [killed[n] for n in range(len(workers))]
 
 
 def _log(worker: WorkerProcess) -> list[str]:

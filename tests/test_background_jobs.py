@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -26,10 +27,11 @@ from sqlalchemy.orm import Session
 
 from evidence.background_jobs import (
     check_house_position,
-    lost_on_worker_kill,
+    eager_ms,
     retried_attempts,
     roundtrip_ms,
     run_task,
+    worker_kill_trials,
 )
 from evidence.grading import WrongAnswer
 from evidence.lab import token_headers
@@ -52,6 +54,7 @@ from patterns.background_jobs import (
     start_worker,
 )
 from patterns.background_jobs import api as jobs_api
+from patterns.background_jobs.celery_app import celery_config
 from patterns.db import get_db, get_session
 from patterns.models import Market, MarketStatus, Position, Side
 from patterns.retry_backoff import TransientError
@@ -433,6 +436,10 @@ def test_roundtrip_is_fast(jobs_app: Flask) -> None:
     assert roundtrip_ms(jobs_app, rounds=5) < 1000
 
 
+def test_the_broker_costs_more_than_an_eager_call(jobs_app: Flask) -> None:
+    assert eager_ms(jobs_app, rounds=5) < roundtrip_ms(jobs_app, rounds=5)
+
+
 def test_roundtrip_is_timed_on_the_clock_it_is_given(jobs_app: Flask) -> None:
     ticks = iter(range(10**6))  # every reading of the clock is 1 ms after the last
     assert roundtrip_ms(jobs_app, rounds=3, clock=lambda: next(ticks) / 1000) == pytest.approx(1.0)
@@ -454,19 +461,41 @@ def _need_real_broker() -> str:
     url = os.environ.get("WORKBOOK_BROKER_URL")
     if not (real_services() and url):
         pytest.skip("needs WORKBOOK_REAL_SERVICES=1 and WORKBOOK_BROKER_URL (make test-real)")
-    if not service_answers("127.0.0.1", 6379):
-        pytest.skip("Redis does not answer at 127.0.0.1:6379")
+    where = urlsplit(url)
+    default_port = 6379 if where.scheme.startswith("redis") else 5672
+    host, port = where.hostname or "127.0.0.1", where.port or default_port
+    if not service_answers(host, port):
+        pytest.skip(f"the broker does not answer at {host}:{port}")
     return url
 
 
-@pytest.mark.real
 @pytest.mark.slow
-@pytest.mark.parametrize("acks_late, lost", [(True, 0), (False, 1)])
-def test_a_killed_worker_child_loses_no_task_with_late_acks(
-        make_app: MakeApp, acks_late: bool, lost: int) -> None:
-    _need_real_broker()
+def test_a_killed_worker_child_loses_no_task_with_late_acks(make_app: MakeApp) -> None:
+    # A real prefork worker process: on the real broker, or on a folder when embedded.
     app = make_app(DEMO_ROWS=5)
-    assert lost_on_worker_kill(app, tasks=10, acks_late=acks_late, hold=0.4) == lost
+    early, late = worker_kill_trials(app, tasks=6, hold=0.3)
+    assert (early.acks_late, early.lost, early.states[early.killed]) == (False, 1, "FAILURE")
+    assert (late.acks_late, late.lost, late.states[late.killed]) == (True, 0, "SUCCESS")
+    assert any("WorkerLostError" in line for line in early.log)
+    assert any("exited with 'signal 9 (SIGKILL)'" in line for line in late.log)
+    expected = urlsplit(app.config["BROKER_URL"] or "filesystem://").scheme
+    assert early.broker == late.broker == expected
+
+
+def test_a_folder_broker_needs_an_absolute_folder_and_makes_it(tmp_path: Path) -> None:
+    settings = celery_config({"BROKER_URL": f"filesystem://{tmp_path}/b", "JOBS_QUEUE": "q"})
+    assert settings["broker_url"] == "workbook-filesystem://"
+    assert settings["result_backend"] == f"file://{tmp_path}/b/results"
+    options = settings["broker_transport_options"]
+    assert options["data_folder_in"] == options["data_folder_out"] == f"{tmp_path}/b/messages"
+
+
+def test_rabbitmq_results_go_to_redis_when_there_is_one() -> None:
+    amqp = "amqp://guest:guest@127.0.0.1:5672//"
+    with_redis = celery_config({"BROKER_URL": amqp, "REDIS_URL": "redis://h:6379/0",
+                                "JOBS_QUEUE": "q"})
+    assert with_redis["broker_url"] == amqp and with_redis["result_backend"] == "redis://h:6379/0"
+    assert celery_config({"BROKER_URL": amqp, "JOBS_QUEUE": "q"})["result_backend"] == "rpc://"
 
 
 @pytest.mark.real

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
+import kombu
 import redis
 from celery import Celery
 from celery import result as celery_result
@@ -254,7 +255,11 @@ def _client(app: Flask, config: dict[str, Any]) -> Celery:
 
 
 def _forget_queue(broker_url: str, queue: str) -> None:
-    """Remove a private queue and its bindings from a Redis broker (kombu leaves them behind)."""
+    """Remove a private queue from the broker (kombu leaves it, and Redis its bindings, behind)."""
+    if broker_url.startswith(("amqp://", "pyamqp://")):
+        with contextlib.suppress(Exception), kombu.Connection(broker_url) as connection:
+            kombu.Queue(queue).bind(connection.default_channel).delete()
+        return
     if not broker_url.startswith(("redis://", "rediss://")):
         return
     with contextlib.suppress(redis.RedisError), redis.Redis.from_url(broker_url) as client:
