@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from evidence.background_jobs import eager_ms, retried_attempts, roundtrip_ms, worker_kill_trials
+from evidence.background_jobs import (
+    eager_ms,
+    retried_attempts,
+    roundtrip_ms,
+    worker_death_trial,
+    worker_kill_trials,
+)
 from evidence.lab import lesson_app
 from patterns.background_jobs import start_worker
 from patterns.db import get_db
+
+DEATH_WINDOW = 5.0  # seconds a new worker is given to finish what a killed one held
 
 
 def figures(quick: bool = False) -> dict[str, Any]:
@@ -33,6 +41,9 @@ def figures(quick: bool = False) -> dict[str, Any]:
         out["jobs.lost_on_worker_kill_tasks"] = tasks
         out["jobs.lost_on_worker_kill_broker"] = late.broker
         out["jobs.lost_on_worker_kill_skipped"] = 0  # published name; measured on every broker now
+        death = worker_death_trial(app, tasks=tasks, window=DEATH_WINDOW)
+        out["jobs.unfinished_after_worker_death"] = death.lost
+        out["jobs.worker_death_window_s"] = DEATH_WINDOW
     finally:
         get_db(app).close()
     return out

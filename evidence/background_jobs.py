@@ -24,7 +24,8 @@ from patterns.background_jobs.tasks import index_market, jobs_ping, jobs_probe
 from patterns.background_jobs.workers import WorkerProcess
 
 __all__ = ["KillTrial", "check_house_position", "eager_ms", "lost_on_worker_kill",
-           "retried_attempts", "roundtrip_ms", "run_task", "worker_kill_trials"]
+           "retried_attempts", "roundtrip_ms", "run_task", "worker_death_trial",
+           "worker_kill_trials"]
 
 RESULT_TIMEOUT = 30.0
 T = TypeVar("T")
@@ -143,6 +144,48 @@ def _kill_first_started(workers: list[WorkerProcess],
 def _log(worker: WorkerProcess) -> list[str]:
     # Celery's log lines ("[time: LEVEL/process] ..."), not its start-up banner.
     return [line for line in worker.log_lines() if line.startswith("[20")]
+
+
+def worker_death_trial(app: Flask, *, tasks: int = 6, hold: float = 0.3,
+                       window: float = 5.0) -> KillTrial:
+    """Late acks; SIGKILL a whole worker (main process and children) mid-task, start another.
+
+    Returns the states once every task has finished or `window` seconds after the new worker
+    answered: what a broker hands back on its own, and when, is what differs between brokers.
+    """
+    queue = f"{get_celery(app).conf.task_default_queue}-death-{secrets.token_hex(4)}"
+    with _broker_for(app) as broker:
+        settings: dict[str, Any] = {"JOBS_QUEUE": queue, "JOBS_ACKS_LATE": True,
+                                    "BROKER_URL": broker}
+        first = WorkerProcess(app, pool="prefork", concurrency=2, **settings).start()
+        second = WorkerProcess(app, pool="prefork", concurrency=2, loglevel="INFO", **settings)
+        try:
+            results = [first.celery.send_task(jobs_probe.name, (n, hold), queue=queue)
+                       for n in range(tasks)]
+            started = _wait(lambda: [r for r in results if r.state == "STARTED"], RESULT_TIMEOUT)
+            assert first.process is not None
+            children = _children(first.process.pid)
+            first.process.kill()  # the main process first: nobody is left to requeue anything
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            first.process.wait()
+            second.start()
+            with contextlib.suppress(TimeoutError):
+                _wait(lambda: all(r.ready() for r in results), window)
+            states: list[str] = [r.state for r in results]
+        finally:
+            second.terminate()
+            first.stop()
+            second.stop()
+    return KillTrial(True, states, results.index(started[0]), broker.split(":", 1)[0],
+                     _log(second))
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of pid (Linux: /proc)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
 
 
 def lost_on_worker_kill(app: Flask, *, tasks: int = 10, acks_late: bool = True,

@@ -31,6 +31,7 @@ from evidence.background_jobs import (
     retried_attempts,
     roundtrip_ms,
     run_task,
+    worker_death_trial,
     worker_kill_trials,
 )
 from evidence.grading import WrongAnswer
@@ -480,6 +481,17 @@ def test_a_killed_worker_child_loses_no_task_with_late_acks(make_app: MakeApp) -
     assert any("exited with 'signal 9 (SIGKILL)'" in line for line in late.log)
     expected = urlsplit(app.config["BROKER_URL"] or "filesystem://").scheme
     assert early.broker == late.broker == expected
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_what_a_killed_whole_worker_held_depends_on_the_broker(make_app: MakeApp) -> None:
+    url = _need_real_broker()
+    trial = worker_death_trial(make_app(DEMO_ROWS=5), tasks=6, hold=0.3, window=5.0)
+    if url.startswith("amqp"):
+        assert trial.lost == 0  # RabbitMQ redelivers a closed channel's unacked messages
+    else:  # Redis holds them until visibility_timeout (an hour): not back within 5 s
+        assert 1 <= trial.lost <= 4  # those running or reserved: 2 children, prefetch 1 each
 
 
 def test_a_folder_broker_needs_an_absolute_folder_and_makes_it(tmp_path: Path) -> None:

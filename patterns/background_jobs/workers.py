@@ -264,6 +264,12 @@ def _forget_queue(broker_url: str, queue: str) -> None:
         return
     with contextlib.suppress(redis.RedisError), redis.Redis.from_url(broker_url) as client:
         client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        # Messages a killed worker held unacknowledged wait in one hash for visibility_timeout,
+        # then go back to their queue: forget this queue's, or they come back to no one.
+        for tag, entry in client.hscan_iter("unacked"):
+            if json.loads(entry)[2] == queue:  # [message, exchange, routing key]
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
 
 
 def start_worker(app: Flask) -> EmbeddedWorker | WorkerProcess:
