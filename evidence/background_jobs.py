@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import secrets
 import signal
 import tempfile
@@ -77,11 +78,26 @@ class KillTrial:
     killed: int  # which task's process was killed
     broker: str  # the transport's name: filesystem, redis, amqp
     log: list[str] = field(default_factory=list)  # the worker's log, minus its banner
+    command: str = ""  # how the worker was started
 
     @property
     def lost(self) -> int:
         """Tasks that never succeeded."""
         return sum(state != "SUCCESS" for state in self.states)
+
+    def short_log(self) -> list[str]:
+        """The log as a reader wants it: time, process, event; short ids; no ready-check ping."""
+        lines = []
+        for line in self.log:
+            stamp, _, text = line.partition("] ")
+            if "jobs_ping" in text or "No hostname" in text:
+                continue  # the start-up check; the filesystem transport has no host to name
+            text = re.sub(r"\[([0-9a-f]{8})[0-9a-f-]{28}\]", r"[\1]", text.replace("patterns.", ""))
+            text = re.sub(r"succeeded in (\d+\.\d\d)\d*s", r"succeeded in \1 s", text)
+            time_of_day, _, where = stamp[12:].partition(": ")
+            level, _, process = where.partition("/")
+            lines.append(f"{time_of_day[:8]} {level:<5} {process:<16} {text}"[:110])
+        return lines
 
 
 def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
@@ -117,7 +133,8 @@ def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
             for worker in workers:
                 worker.stop()
     transport = broker.split(":", 1)[0]
-    return [KillTrial(late, [r.state for r in results], victim, transport, _log(worker))
+    return [KillTrial(late, [r.state for r in results], victim, transport, _log(worker),
+                      _command(worker))
             for late, worker, results, victim in zip(acks_late, workers, sent, killed,
                                                      strict=True)]
 
@@ -139,6 +156,10 @@ def _kill_first_started(workers: list[WorkerProcess],
 
     _wait(kill_what_started, RESULT_TIMEOUT)
     return [killed[n] for n in range(len(workers))]
+
+
+def _command(worker: WorkerProcess) -> str:
+    return " ".join(["python", *worker.command[1:]])  # the venv's python, as a reader types it
 
 
 def _log(worker: WorkerProcess) -> list[str]:
@@ -179,7 +200,7 @@ def worker_death_trial(app: Flask, *, tasks: int = 6, hold: float = 0.3,
             first.stop()
             second.stop()
     return KillTrial(True, states, results.index(started[0]), broker.split(":", 1)[0],
-                     _log(second))
+                     _log(second), _command(second))
 
 
 def _children(pid: int) -> list[int]:
