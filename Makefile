@@ -6,9 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
+RABBITMQ_URL    ?= amqp://guest:guest@127.0.0.1:5672//
 LAB_PORT ?= 8888
 
-.PHONY: help setup lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
+.PHONY: help setup lab check reset student test test-browser test-real test-rabbitmq serve bench notebooks check-runtime lock lint clean
 
 help:
 	@echo "make lab        set up, then open your copies of the lessons (workspace/) in JupyterLab"
@@ -18,6 +19,7 @@ help:
 	@echo "make test       set up, then run every test and every notebook (nbval, strict)"
 	@echo "make test-browser  every lesson run in JupyterLab by headless Chromium (Playwright)"
 	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
+	@echo "make test-rabbitmq  the jobs tests and lesson 11 with RabbitMQ as the broker"
 	@echo "make serve      run the reference markets API with demo data"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
@@ -77,6 +79,12 @@ test-browser: $(STAMP)
 test-real: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
 	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
+
+# The jobs tests and lesson 11 again, RabbitMQ as the broker (results go to Redis).
+test-rabbitmq: $(STAMP)
+	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
+	WORKBOOK_BROKER_URL=$(RABBITMQ_URL) WORKBOOK_REAL_SERVICES=1 \
+	$(BIN)/python -m pytest tests/test_background_jobs.py notebooks/11_background_jobs.ipynb
 
 serve: $(STAMP)
 	$(BIN)/python -m patterns.serve
