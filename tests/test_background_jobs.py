@@ -494,7 +494,7 @@ def test_what_a_killed_whole_worker_held_depends_on_the_broker(make_app: MakeApp
         assert 1 <= trial.lost <= 4  # those running or reserved: 2 children, prefetch 1 each
 
 
-def test_a_folder_broker_needs_an_absolute_folder_and_makes_it(tmp_path: Path) -> None:
+def test_a_folder_broker_keeps_messages_and_results_in_one_folder(tmp_path: Path) -> None:
     settings = celery_config({"BROKER_URL": f"filesystem://{tmp_path}/b", "JOBS_QUEUE": "q"})
     assert settings["broker_url"] == "workbook-filesystem://"
     assert settings["result_backend"] == f"file://{tmp_path}/b/results"

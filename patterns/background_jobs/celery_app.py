@@ -91,6 +91,10 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "task_default_queue": config["JOBS_QUEUE"],
         # Acknowledge a message when its task has finished, not when it starts, and hand it back
         # to the broker if the process running it dies: a killed worker loses no task.
+        # Celery acks a lost task by default on purpose: a task that itself kills its worker
+        # (memory, a crashing C extension) now comes back forever. Bound it in production:
+        # worker_max_memory_per_child, time limits, an alarm on WorkerLostError (or, Celery
+        # 5.7+, task_retry_on_worker_lost, which counts such redeliveries against max_retries).
         "task_acks_late": bool(config.get("JOBS_ACKS_LATE", True)),
         "task_reject_on_worker_lost": True,
         # How long the worker waits for a result a killed pool child may still have sent
