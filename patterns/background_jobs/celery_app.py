@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import kombu
 import kombu.transport
+import redis
 from celery import Celery, Task
 from celery.schedules import crontab
 from celery.signals import before_task_publish
@@ -162,3 +166,29 @@ def default_queue(app: Flask) -> str:
 def get_celery(app: Flask | None = None) -> Celery:
     """The Celery app bound to the given (or current) Flask app."""
     return (app or current_app).extensions[EXTENSION]
+
+
+def sending_celery(name: str, config: Mapping[str, Any]) -> Celery:
+    """A Celery app that only sends, to the broker in config (it never becomes the default)."""
+    client = Celery(f"{name}-client", set_as_current=False)
+    client.config_from_object(celery_config(config))
+    make_folders(client)
+    return client
+
+
+def forget_queue(broker_url: str, queue: str) -> None:
+    """Remove a private queue from the broker (kombu leaves it, and Redis its bindings, behind)."""
+    if broker_url.startswith(("amqp://", "pyamqp://")):
+        with contextlib.suppress(Exception), kombu.Connection(broker_url) as connection:
+            kombu.Queue(queue).bind(connection.default_channel).delete()
+        return
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return
+    with contextlib.suppress(redis.RedisError), redis.Redis.from_url(broker_url) as client:
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        # Messages a killed worker held unacknowledged wait in one hash for visibility_timeout,
+        # then go back to their queue: forget this queue's, or they come back to no one.
+        for tag, entry in client.hscan_iter("unacked"):
+            if json.loads(entry)[2] == queue:  # [message, exchange, routing key]
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)

@@ -15,8 +15,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
-import kombu
-import redis
 from celery import Celery
 from celery import result as celery_result
 from celery.contrib.testing.worker import TestWorkController
@@ -25,7 +23,7 @@ from celery.utils.nodenames import anon_nodename
 from celery.worker import state as worker_state
 from flask import Flask
 
-from patterns.background_jobs.celery_app import celery_config, get_celery, make_folders
+from patterns.background_jobs.celery_app import forget_queue, get_celery, sending_celery
 from patterns.background_jobs.tasks import jobs_ping
 from patterns.caching import get_cache
 from patterns.db import get_db
@@ -154,7 +152,7 @@ class WorkerProcess:
         self.pool, self.concurrency, self.loglevel = pool, concurrency, loglevel
         # The app's own Celery sends to its broker; another broker needs a client of its own.
         self.celery = (get_celery(app) if self.config["BROKER_URL"] == app.config.get("BROKER_URL")
-                       else _client(app, self.config))
+                       else sending_celery(app.name, self.config))
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="workbook-worker-", suffix=".log")
         self._kept: list[str] = []
@@ -230,7 +228,7 @@ class WorkerProcess:
                 self.process.wait()
         self.process = None
         if self.app.testing:  # a private queue; a production queue keeps its pending tasks
-            _forget_queue(self.config["BROKER_URL"], self.queue)
+            forget_queue(self.config["BROKER_URL"], self.queue)
         self._kept = self.log_lines()
         self._log.close()
 
@@ -244,32 +242,6 @@ class WorkerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _client(app: Flask, config: dict[str, Any]) -> Celery:
-    """A Celery app that only sends, to the broker in config (it never becomes the default)."""
-    client = Celery(f"{app.name}-client", set_as_current=False)
-    client.config_from_object(celery_config(config))
-    make_folders(client)
-    return client
-
-
-def _forget_queue(broker_url: str, queue: str) -> None:
-    """Remove a private queue from the broker (kombu leaves it, and Redis its bindings, behind)."""
-    if broker_url.startswith(("amqp://", "pyamqp://")):
-        with contextlib.suppress(Exception), kombu.Connection(broker_url) as connection:
-            kombu.Queue(queue).bind(connection.default_channel).delete()
-        return
-    if not broker_url.startswith(("redis://", "rediss://")):
-        return
-    with contextlib.suppress(redis.RedisError), redis.Redis.from_url(broker_url) as client:
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        # Messages a killed worker held unacknowledged wait in one hash for visibility_timeout,
-        # then go back to their queue: forget this queue's, or they come back to no one.
-        for tag, entry in client.hscan_iter("unacked"):
-            if json.loads(entry)[2] == queue:  # [message, exchange, routing key]
-                client.hdel("unacked", tag)
-                client.zrem("unacked_index", tag)
 
 
 def start_worker(app: Flask) -> EmbeddedWorker | WorkerProcess:
