@@ -139,7 +139,7 @@ def worker_config(app: Flask, **overrides: Any) -> dict[str, Any]:
 
 
 class WorkerProcess:
-    """`celery worker` as a separate process on the real broker, serving this app's queue."""
+    """`celery worker` as a separate process on a broker it can reach, serving this app's queue."""
 
     def __init__(self, app: Flask, *, pool: str = "solo", concurrency: int = 1,
                  loglevel: str = "WARNING", **overrides: Any) -> None:
