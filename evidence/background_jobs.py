@@ -7,10 +7,12 @@ import itertools
 import os
 import re
 import secrets
+import shutil
 import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -77,8 +79,20 @@ class KillTrial:
     states: list[str]  # each task's final state, in the order they were sent
     killed: int  # which task's process was killed
     broker: str  # the transport's name: filesystem, redis, amqp
-    log: list[str] = field(default_factory=list)  # the worker's log, minus its banner
-    command: str = ""  # how the worker was started
+    worker: WorkerProcess = field(repr=False)
+    stopping: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def command(self) -> str:
+        """How the worker was started (the venv's python, as a reader types it)."""
+        return " ".join(["python", *self.worker.command[1:]])
+
+    @property
+    def log(self) -> list[str]:
+        """The worker's log lines ("[time: LEVEL/process] ..."), not its start-up banner."""
+        if self.stopping is not None:
+            self.stopping.join()  # the last lines are written after the last result
+        return [line for line in self.worker.log_lines() if line.startswith("[20")]
 
     @property
     def lost(self) -> int:
@@ -109,40 +123,48 @@ def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
     """
     run = secrets.token_hex(4)
     queue = f"{get_celery(app).conf.task_default_queue}-ack-{run}"
-    with _broker_for(app) as broker:
-        workers = [WorkerProcess(app, pool="prefork", concurrency=2, loglevel="INFO",
-                                 JOBS_QUEUE=f"{queue}-{'late' if late else 'early'}",
-                                 JOBS_ACKS_LATE=late, JOBS_LOST_WAIT=0.5, BROKER_URL=broker)
-                   for late in acks_late]
-        try:
-            for worker in workers:
-                worker.launch()
-            for worker in workers:
-                worker.wait_ready()
-            sent: list[list[AsyncResult]] = [[] for _ in workers]
-            for number in range(tasks):  # interleaved: both workers get busy at once
-                for worker, results in zip(workers, sent, strict=True):
-                    results.append(worker.celery.send_task(
-                        jobs_probe.name, (number, _hold(number, hold)), queue=worker.queue))
-            killed = _kill_first_started(workers, sent)
-            every = [r for results in sent for r in results]
-            _wait(lambda: all(r.ready() for r in every), RESULT_TIMEOUT)
-        finally:
-            for worker in workers:
-                worker.terminate()  # all at once: each takes a few seconds to stop
-            for worker in workers:
-                worker.stop()
-    transport = broker.split(":", 1)[0]
-    return [KillTrial(late, [r.state for r in results], victim, transport, _log(worker),
-                      _command(worker))
+    broker, folder = _broker_url(app)
+    workers = [WorkerProcess(app, pool="prefork", concurrency=2, loglevel="INFO",
+                             JOBS_QUEUE=f"{queue}-{'late' if late else 'early'}",
+                             JOBS_ACKS_LATE=late, JOBS_LOST_WAIT=0.5, BROKER_URL=broker)
+               for late in acks_late]
+    try:
+        for worker in workers:
+            worker.launch()
+        for worker in workers:
+            worker.wait_ready()
+        sent: list[list[AsyncResult]] = [[] for _ in workers]
+        for number in range(tasks):  # interleaved: both workers get busy at once
+            for worker, results in zip(workers, sent, strict=True):
+                results.append(worker.celery.send_task(
+                    jobs_probe.name, (number, _hold(number, hold)), queue=worker.queue))
+        killed = _kill_first_started(workers, sent)
+        every = [r for results in sent for r in results]
+        _wait(lambda: all(r.ready() for r in every), RESULT_TIMEOUT)
+    finally:
+        # Stopping takes a second or two and the results are in: stop in the background (not
+        # a daemon thread: the interpreter waits for it before it exits).
+        for worker in workers:
+            worker.terminate()
+        stopping = threading.Thread(target=_stop, args=(workers, folder), name="stop-workers")
+        stopping.start()
+    return [KillTrial(late, [r.state for r in results], victim, broker.split(":", 1)[0],
+                      worker, stopping)
             for late, worker, results, victim in zip(acks_late, workers, sent, killed,
                                                      strict=True)]
+
+
+def _stop(workers: list[WorkerProcess], folder: str | None) -> None:
+    for worker in workers:
+        worker.stop()
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _hold(number: int, hold: float) -> float:
     # The two children start tasks 0 and 1 first, and one of them is killed: they hold longer,
     # so that a kill seen late on a loaded machine still finds its task running.
-    return max(hold, 1.0) if number < 2 else hold
+    return 2 * hold if number < 2 else hold
 
 
 def _kill_first_started(workers: list[WorkerProcess],
@@ -164,15 +186,6 @@ def _kill_first_started(workers: list[WorkerProcess],
     return [killed[n] for n in range(len(workers))]
 
 
-def _command(worker: WorkerProcess) -> str:
-    return " ".join(["python", *worker.command[1:]])  # the venv's python, as a reader types it
-
-
-def _log(worker: WorkerProcess) -> list[str]:
-    # Celery's log lines ("[time: LEVEL/process] ..."), not its start-up banner.
-    return [line for line in worker.log_lines() if line.startswith("[20")]
-
-
 def worker_death_trial(app: Flask, *, tasks: int = 6, hold: float = 0.3,
                        window: float = 5.0) -> KillTrial:
     """Late acks; SIGKILL a whole worker (main process and children) mid-task, start another.
@@ -181,32 +194,30 @@ def worker_death_trial(app: Flask, *, tasks: int = 6, hold: float = 0.3,
     answered: what a broker hands back on its own, and when, is what differs between brokers.
     """
     queue = f"{get_celery(app).conf.task_default_queue}-death-{secrets.token_hex(4)}"
-    with _broker_for(app) as broker:
-        settings: dict[str, Any] = {"JOBS_QUEUE": queue, "JOBS_ACKS_LATE": True,
-                                    "BROKER_URL": broker}
-        first = WorkerProcess(app, pool="prefork", concurrency=2, **settings).start()
-        second = WorkerProcess(app, pool="prefork", concurrency=2, loglevel="INFO", **settings)
-        try:
-            results = [first.celery.send_task(jobs_probe.name, (n, _hold(n, hold)), queue=queue)
-                       for n in range(tasks)]
-            started = _wait(lambda: [r for r in results if r.state == "STARTED"], RESULT_TIMEOUT)
-            assert first.process is not None
-            children = _children(first.process.pid)
-            first.process.kill()  # the main process first: nobody is left to requeue anything
-            for pid in children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            first.process.wait()
-            second.start()
-            with contextlib.suppress(TimeoutError):
-                _wait(lambda: all(r.ready() for r in results), window)
-            states: list[str] = [r.state for r in results]
-        finally:
-            second.terminate()
-            first.stop()
-            second.stop()
-    return KillTrial(True, states, results.index(started[0]), broker.split(":", 1)[0],
-                     _log(second), _command(second))
+    broker, folder = _broker_url(app)
+    settings: dict[str, Any] = {"JOBS_QUEUE": queue, "JOBS_ACKS_LATE": True,
+                                "BROKER_URL": broker}
+    first = WorkerProcess(app, pool="prefork", concurrency=2, **settings).start()
+    second = WorkerProcess(app, pool="prefork", concurrency=2, loglevel="INFO", **settings)
+    try:
+        results = [first.celery.send_task(jobs_probe.name, (n, _hold(n, hold)), queue=queue)
+                   for n in range(tasks)]
+        started = _wait(lambda: [r for r in results if r.state == "STARTED"], RESULT_TIMEOUT)
+        assert first.process is not None
+        children = _children(first.process.pid)
+        first.process.kill()  # the main process first: nobody is left to requeue anything
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        first.process.wait()
+        second.start()
+        with contextlib.suppress(TimeoutError):
+            _wait(lambda: all(r.ready() for r in results), window)
+        states: list[str] = [r.state for r in results]
+    finally:
+        second.terminate()
+        _stop([first, second], folder)
+    return KillTrial(True, states, results.index(started[0]), broker.split(":", 1)[0], second)
 
 
 def _children(pid: int) -> list[int]:
@@ -222,14 +233,12 @@ def lost_on_worker_kill(app: Flask, *, tasks: int = 10, acks_late: bool = True,
     return trial.lost
 
 
-@contextlib.contextmanager
-def _broker_for(app: Flask) -> Iterator[str]:
-    """The app's broker URL, or a throwaway folder broker when the app has none."""
+def _broker_url(app: Flask) -> tuple[str, str | None]:
+    """The app's broker, or a throwaway folder broker (and its folder) when the app has none."""
     if app.config.get("BROKER_URL"):
-        yield app.config["BROKER_URL"]
-        return
-    with tempfile.TemporaryDirectory(prefix="workbook-broker-") as folder:
-        yield f"filesystem://{folder}"
+        return app.config["BROKER_URL"], None
+    folder = tempfile.mkdtemp(prefix="workbook-broker-")
+    return f"filesystem://{folder}", folder
 
 
 def _wait(predicate: Callable[[], T], timeout: float) -> T:
