@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
+RABBITMQ_URL    ?= amqp://guest:guest@127.0.0.1:5672//
 LAB_PORT ?= 8888
 # A trainer's folder of wheels (make wheelhouse): make setup WHEELHOUSE=dir installs from it alone,
 # uv and the editable install's build backend (setuptools) included. Not while building one.
@@ -14,7 +15,7 @@ OFFLINE := $(if $(filter wheelhouse,$(MAKECMDGOALS)),,$(WHEELHOUSE))
 # make serve's port: not 5000, which macOS's AirPlay receiver holds on many laptops.
 PORT     ?= 5050
 
-.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real serve bench notebooks check-runtime lock lint clean
+.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real test-rabbitmq serve bench notebooks check-runtime lock lint clean
 
 help:
 	@echo "make doctor     check this machine is ready (before or after setup); paste it to a trainer"
@@ -25,6 +26,7 @@ help:
 	@echo "make test       set up, then run every test and every notebook (nbval, strict)"
 	@echo "make test-browser  every lesson run in JupyterLab by headless Chromium (Playwright)"
 	@echo "make test-real  the same against PostgreSQL, Redis and a real Celery worker"
+	@echo "make test-rabbitmq  the jobs tests and lesson 11 with RabbitMQ as the broker"
 	@echo "make serve      run the reference markets API with demo data"
 	@echo "make site       the lessons as static HTML pages (site/index.html), from stored outputs"
 	@echo "make wheelhouse WHEELHOUSE=dir  every wheel make setup needs, for an install with no network"
@@ -112,6 +114,12 @@ test-browser: $(STAMP)
 test-real: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
 	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
+
+# The jobs tests and lesson 11 again, RabbitMQ as the broker (results go to Redis).
+test-rabbitmq: $(STAMP)
+	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
+	WORKBOOK_BROKER_URL=$(RABBITMQ_URL) WORKBOOK_REAL_SERVICES=1 \
+	$(BIN)/python -m pytest tests/test_background_jobs.py notebooks/11_background_jobs.ipynb
 
 serve: $(STAMP)
 	@PORT=$(PORT) $(BIN)/python -m patterns.serve

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -168,7 +169,7 @@ def check_house_position(task: Any, create_market: Callable[[Session, str], Any]
     finally:
         _forget(app, created)
     passed("open_house_position: sent at the commit only, with an id; one position after two "
-           "runs; retried the dropped connection, not the IntegrityError")
+           "runs; retried the dropped connection, not the IntegrityError or the missing table")
 
 
 def _create(app: Flask, create_market: Callable[[Session, str], Any], broker: Broker,
@@ -215,9 +216,12 @@ def _retries(app: Flask, task: Task, created: list[int]) -> None:
                                ConnectionError("server closed the connection unexpectedly"))
     broken = IntegrityError("INSERT INTO positions", {},
                             ValueError("CHECK constraint failed: amount"))
+    no_table = sqlite3.OperationalError("no such table: positions")
+    no_table.sqlite_errorcode = 1  # SQLITE_ERROR, as sqlite3 sets it: a schema error
+    missing = OperationalError("INSERT INTO positions", {}, no_table)
     with get_db(app).new_session() as session:
         ids = []
-        for _ in range(2):
+        for _ in range(3):
             market = Market(name=f"Will the retry work? ({secrets.token_hex(3)})", creator_id=1)
             session.add(market)
             session.flush()
@@ -238,6 +242,13 @@ def _retries(app: Flask, task: Task, created: list[int]) -> None:
            "1 attempt when the insert fails with IntegrityError (the row breaks a constraint: "
            "permanent, no retry can fix it)",
            f"your task tried {inserts.attempts} times: retry JOB_TRANSIENT only, not Exception")
+    with FailingInserts(app, missing, times=_PERMANENT_FAILURES) as inserts:
+        _run(task, ids[2])
+    expect(inserts.attempts == 1,
+           "1 attempt when the insert fails with OperationalError: no such table (a schema "
+           "error: permanent, though SQLite files it under OperationalError)",
+           f"your task tried {inserts.attempts} times: catch JOB_TRANSIENT, which holds "
+           "TransientDatabaseError, not every OperationalError")
 
 
 def _forget(app: Flask, created: list[int]) -> None:

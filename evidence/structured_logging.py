@@ -21,6 +21,11 @@ MESSAGE = 'market "7" closed\nby the nightly job'
 CREATED = datetime(2026, 1, 1, 12, 30, tzinfo=UTC).timestamp()
 
 
+def shown(line: dict[str, Any], hide: tuple[str, ...] = ("timestamp", "duration_ms")) -> str:
+    """A parsed log line as sorted JSON, without the fields that differ on every run."""
+    return json.dumps({k: v for k, v in line.items() if k not in hide}, sort_keys=True)
+
+
 def _record() -> logging.LogRecord:
     record = logging.LogRecord("patterns.jobs", logging.WARNING, __file__, 1, MESSAGE, None, None)
     record.created, record.msecs = CREATED, 0.0

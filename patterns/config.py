@@ -50,11 +50,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
 
 
+def _broker_name(url: str | None) -> str:
+    if url is None:
+        return "in-memory (embedded)"
+    scheme = url.split("://", 1)[0]
+    return {"amqp": "RabbitMQ", "pyamqp": "RabbitMQ", "filesystem": "a folder (filesystem)"}.get(
+        scheme, "Redis")
+
+
 def describe(config: Mapping[str, Any]) -> dict[str, str]:
     """Which backend each concern uses, in words, without secrets (for banners and lessons)."""
     db = config.get("DATABASE_URL")
     return {
         "database": "SQLite (embedded)" if db is None else make_url(db).get_backend_name(),
         "cache": "fakeredis (embedded)" if config.get("REDIS_URL") is None else "Redis",
-        "broker": "in-memory (embedded)" if config.get("BROKER_URL") is None else "Redis",
+        "broker": _broker_name(config.get("BROKER_URL")),
     }

@@ -193,26 +193,37 @@ def parse_lines(lines: list[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
-def structlog_formatter() -> logging.Formatter:
-    """The production choice: structlog renders stdlib records with the same fields."""
+def _shared_processors() -> list[Any]:
+    """What every line gets, whether it came from structlog or from plain logging."""
     def request_fields(_logger: Any, _name: str,
                        event: MutableMapping[str, Any]) -> Mapping[str, Any]:
         # structlog says "info"; our lines say "INFO": one spelling for the log aggregator.
         return {**event, "level": event["level"].upper(), **context_fields()}
 
+    return [structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, request_fields]
+
+
+def structlog_formatter() -> logging.Formatter:
+    """The production choice: structlog renders logging's records with the same fields."""
     return structlog.stdlib.ProcessorFormatter(
         # Run for records from plain logging (Flask, SQLAlchemy, our modules) before rendering.
-        foreign_pre_chain=[
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-            structlog.stdlib.add_log_level,
-            structlog.stdlib.add_logger_name,
-            structlog.stdlib.ExtraAdder(),
-            request_fields,
-        ],
+        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(default=str),
         ],
+    )
+
+
+def configure_structlog() -> None:
+    """structlog.get_logger().info("event", key=value) forwarded to logging's handlers."""
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, *_shared_processors(),
+                    # Hand the event to logging; structlog_formatter renders it there.
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -25,11 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config)
     celery_app = get_celery(app)
     queue = celery_app.conf.task_default_queue
-    celery_app.worker_main([
-        "worker", f"--pool={args.pool}", f"--concurrency={args.concurrency}",
-        f"--loglevel={args.loglevel}", "--without-mingle", "--without-gossip",
-        "--without-heartbeat", "-Q", queue, "-n", f"{queue}@%h",
-    ])
+    try:
+        celery_app.worker_main([
+            "worker", f"--pool={args.pool}", f"--concurrency={args.concurrency}",
+            f"--loglevel={args.loglevel}", "--without-mingle", "--without-gossip",
+            "--without-heartbeat", "-Q", queue, "-n", f"{queue}@%h",
+        ])
+    finally:
+        # The worker has shut down. Spare the interpreter's last garbage collection, which
+        # walks every object of the app (numpy, SQLAlchemy, ...): it made stopping ~2 s slower.
+        gc.freeze()
     return 0
 
 

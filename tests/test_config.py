@@ -26,6 +26,13 @@ def test_variables_switch_to_real_services() -> None:
     assert settings["DATABASE_URL"] == "postgresql+psycopg://u@h/db"
     assert describe(settings)["database"] == "postgresql"
     assert settings["REDIS_URL"] == "redis://h:6379/0" and settings["BROKER_URL"] == "redis://h:6379/1"
+    assert describe(settings)["broker"] == "Redis"
+
+
+@pytest.mark.parametrize("url, name", [("amqp://guest:guest@h:5672//", "RabbitMQ"),
+                                       ("filesystem:///tmp/broker", "a folder (filesystem)")])
+def test_the_broker_is_named_by_its_scheme(url: str, name: str) -> None:
+    assert describe(from_env({"WORKBOOK_BROKER_URL": url}))["broker"] == name
 
 
 @pytest.mark.parametrize("url, masked", [

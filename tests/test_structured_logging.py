@@ -6,10 +6,12 @@ import contextlib
 import io
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from flask import Flask, has_app_context, has_request_context, request
 from flask.testing import FlaskClient
 
@@ -207,6 +209,45 @@ def test_structlog_produces_the_same_fields(app: Flask, client: FlaskClient) -> 
     for key in ("level", "logger", "message", "request_id", "method", "path", "status"):
         assert a[key] == b[key], key
     assert datetime.fromisoformat(b["timestamp"]).utcoffset().total_seconds() == 0
+
+
+@pytest.fixture
+def native_structlog() -> Iterator[None]:
+    sl.configure_structlog()
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
+def test_native_structlog_events_get_the_same_fields(
+        app: Flask, native_structlog: None) -> None:
+    with sl.capture_logs(formatter=sl.structlog_formatter()) as native:
+        with structlog.contextvars.bound_contextvars(request_id="job-7"):
+            structlog.get_logger("patterns.jobs").info("market indexed", market_id=3)
+        structlog.get_logger("patterns.jobs").warning("after the block")
+    first, second = sl.parse_lines(native)
+    assert {k: v for k, v in first.items() if k != "timestamp"} == {
+        "level": "INFO", "logger": "patterns.jobs", "message": "market indexed",
+        "market_id": 3, "request_id": "job-7"}
+    assert datetime.fromisoformat(first["timestamp"]).utcoffset().total_seconds() == 0
+    assert "request_id" not in second and second["level"] == "WARNING"  # unbound after it
+
+
+def test_native_structlog_inside_a_request_carries_its_fields(
+        app: Flask, native_structlog: None) -> None:
+    with sl.capture_logs(formatter=sl.structlog_formatter()) as native, \
+            app.test_request_context("/api/markets/4", headers={"X-Request-ID": "req-4"}):
+        app.preprocess_request()
+        structlog.get_logger("patterns.markets").info("market read", market_id=4)
+    (line,) = sl.parse_lines(native)
+    assert (line["request_id"], line["method"], line["path"]) == ("req-4", "GET", "/api/markets/4")
+
+
+def test_the_seed_stamp_parses_but_has_no_offset() -> None:
+    record = logging.LogRecord("seed.jobs", logging.INFO, "jobs.py", 1, "done", None, None)
+    stamp = datetime.fromisoformat(StructuredFormatter().formatTime(record))  # comma and all
+    assert stamp.utcoffset() is None  # local time, no zone: the defect
+    assert datetime.fromisoformat(sl.iso_utc(record.created)).utcoffset().total_seconds() == 0
 
 
 # ---- the exercise check ----

@@ -21,6 +21,11 @@ from patterns.background_jobs.tasks import (
     jobs_probe,
     listen_for_commits,
 )
+from patterns.background_jobs.transient import (
+    TransientDatabaseError,
+    is_transient,
+    listen_for_transient_errors,
+)
 from patterns.background_jobs.workers import (
     EmbeddedWorker,
     WorkerProcess,
@@ -32,7 +37,8 @@ from patterns.db import get_db
 __all__ = [
     "BEAT_SCHEDULE", "JOB_TRANSIENT", "EmbeddedWorker", "WorkerProcess", "celery_init_app",
     "cleanup_expired_markets", "close_expired_markets", "enqueue_after_commit", "get_celery",
-    "index_market", "init_app", "jobs_ping", "jobs_probe", "start_worker", "worker_config",
+    "TransientDatabaseError", "index_market", "init_app", "is_transient", "jobs_ping",
+    "jobs_probe", "start_worker", "worker_config",
 ]
 
 
@@ -41,6 +47,8 @@ def init_app(app: Flask) -> None:
     app.config["JOBS_QUEUE"] = default_queue(app)
     celery_init_app(app)
     db = get_db(app)
+    assert db.engine is not None
+    listen_for_transient_errors(db.engine)  # JOB_TRANSIENT catches what a retry can fix
     # Both factories: POST/PUT/DELETE requests and new_session(write=True) use the writer's.
     for factory in (db.sessionmaker, db.write_sessionmaker):
         assert factory is not None, "the database extension is initialised before the jobs"

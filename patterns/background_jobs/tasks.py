@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from datetime import UTC, datetime
@@ -14,22 +13,22 @@ from celery import Task, shared_task, uuid
 from celery.result import AsyncResult
 from flask import current_app
 from sqlalchemy import event, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from patterns.background_jobs.celery_app import get_celery
-from patterns.caching import get_cache
+from patterns.background_jobs.transient import TransientDatabaseError
 from patterns.db import get_db, get_session
 from patterns.markets import invalidate_market, market_service
 from patterns.models import Market, MarketStatus
 from patterns.retry_backoff import TRANSIENT, Backoff, TransientError
 from patterns.semantic_search import SqlEmbeddingStore, market_search
 
-# Worth another attempt: the database or Redis dropped a connection, a service was busy.
-# A bug (TypeError) or a missing market is not: it fails, or answers, on the first attempt.
+# Worth another attempt: the database or Redis dropped a connection, a transaction lost a race
+# or waited for a lock, a service was busy. A bug (TypeError), a missing table (also an
+# OperationalError on SQLite) or a missing market is not: it fails, or answers, at once.
 # cast: each is an Exception, as Celery's retry(exc=...) wants; lesson 10 types TRANSIENT wider.
-JOB_TRANSIENT = cast(tuple[type[Exception], ...],
-                     (*TRANSIENT, OperationalError, redis.ConnectionError, redis.TimeoutError))
+JOB_TRANSIENT = cast(tuple[type[Exception], ...], (
+    *TRANSIENT, TransientDatabaseError, redis.ConnectionError, redis.TimeoutError))
 MAX_RETRIES = 5
 _jitter = random.Random()
 log = logging.getLogger(__name__)
@@ -89,12 +88,9 @@ def jobs_ping(value: Any = "pong") -> Any:
 
 
 @shared_task(name="patterns.jobs_probe")
-def jobs_probe(run: str, number: int, hold: float) -> int:
-    """Reliability probe: note the start (and the pid running it), hold, note the finish."""
-    cache = get_cache()
-    cache.client.rpush(cache.full_key(f"probe:{run}:started"), f"{number}:{os.getpid()}")
-    time.sleep(hold)  # long enough for a test to kill the process mid-task
-    cache.client.sadd(cache.full_key(f"probe:{run}:done"), number)
+def jobs_probe(number: int, hold: float) -> int:
+    """Reliability probe: hold long enough to be killed mid-task, then answer its number."""
+    time.sleep(hold)  # the time a test has to kill the process running it
     return number
 
 

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
-import redis
 from celery import Celery
 from celery import result as celery_result
 from celery.contrib.testing.worker import TestWorkController
@@ -24,7 +23,7 @@ from celery.utils.nodenames import anon_nodename
 from celery.worker import state as worker_state
 from flask import Flask
 
-from patterns.background_jobs.celery_app import get_celery
+from patterns.background_jobs.celery_app import forget_queue, get_celery, sending_celery
 from patterns.background_jobs.tasks import jobs_ping
 from patterns.caching import get_cache
 from patterns.db import get_db
@@ -33,7 +32,7 @@ from patterns.structured_logging import capture_logs
 ENV_WORKER_CONFIG = "WORKBOOK_WORKER_CONFIG"
 # The app settings a worker process needs to reach the same rows, cache and queue.
 _SHARED_SETTINGS = ("REDIS_URL", "BROKER_URL", "SECRET_KEY", "JOBS_RETRY_BASE", "JOBS_RETRY_CAP",
-                    "JOBS_ACKS_LATE", "SEARCH_MIN_SCORE")
+                    "JOBS_ACKS_LATE", "JOBS_LOST_WAIT", "SEARCH_MIN_SCORE")
 
 
 class EmbeddedWorker:
@@ -140,27 +139,39 @@ def worker_config(app: Flask, **overrides: Any) -> dict[str, Any]:
 
 
 class WorkerProcess:
-    """`celery worker` as a separate process on the real broker, serving this app's queue."""
+    """`celery worker` as a separate process on a broker it can reach, serving this app's queue."""
 
     def __init__(self, app: Flask, *, pool: str = "solo", concurrency: int = 1,
-                 **overrides: Any) -> None:
-        if app.config.get("BROKER_URL") is None:
-            raise RuntimeError("a worker process needs a real broker: set WORKBOOK_BROKER_URL")
+                 loglevel: str = "WARNING", **overrides: Any) -> None:
         self.app = app
         self.config = worker_config(app, **overrides)
+        if self.config.get("BROKER_URL") is None:
+            raise RuntimeError("a worker process needs a broker it can reach: set "
+                               "WORKBOOK_BROKER_URL, or pass BROKER_URL='filesystem:///folder'")
         self.queue: str = self.config["JOBS_QUEUE"]
-        self.pool, self.concurrency = pool, concurrency
+        self.pool, self.concurrency, self.loglevel = pool, concurrency, loglevel
+        # The app's own Celery sends to its broker; another broker needs a client of its own.
+        self.celery = (get_celery(app) if self.config["BROKER_URL"] == app.config.get("BROKER_URL")
+                       else sending_celery(app.name, self.config))
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="workbook-worker-", suffix=".log")
+        self._kept: list[str] = []
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         """Start the process and wait until it has answered a task."""
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> WorkerProcess:
+        """Start the process; return at once (several workers can start side by side)."""
         env = os.environ | {ENV_WORKER_CONFIG: json.dumps(self.config)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "patterns.worker", "--pool", self.pool,
-             "--concurrency", str(self.concurrency)],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        ping = get_celery(self.app).tasks[jobs_ping.name].apply_async(("ready",), queue=self.queue)
+            self.command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> WorkerProcess:
+        """Wait until the launched process has answered a task."""
+        ping = self.celery.send_task(jobs_ping.name, ("ready",), queue=self.queue)
         try:
             ping.get(timeout=timeout)
         except Exception as exc:
@@ -170,14 +181,26 @@ class WorkerProcess:
         return self
 
     @property
+    def command(self) -> list[str]:
+        """The command line that starts the worker."""
+        return [sys.executable, "-m", "patterns.worker", f"--pool={self.pool}",
+                f"--concurrency={self.concurrency}", f"--loglevel={self.loglevel}"]
+
+    @property
     def pid(self) -> int | None:
         """The worker's main process id (None unless started)."""
         return None if self.process is None else self.process.pid
 
     def log(self) -> str:
         """The worker's output so far (for failures)."""
+        return "\n".join(self.log_lines())[-4000:]
+
+    def log_lines(self) -> list[str]:
+        """Every line the worker has written (stdout and stderr), also once it has stopped."""
+        if self._log.closed:
+            return self._kept
         with open(self._log.name, errors="replace") as f:
-            return f.read()[-4000:]
+            return f.read().splitlines()
 
     @contextlib.contextmanager
     def capture_logs(self) -> Iterator[list[str]]:
@@ -196,8 +219,8 @@ class WorkerProcess:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Warm shutdown (finish the tasks in hand), then remove the queue from the broker."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        self.terminate()
+        if self.process is not None:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -205,22 +228,20 @@ class WorkerProcess:
                 self.process.wait()
         self.process = None
         if self.app.testing:  # a private queue; a production queue keeps its pending tasks
-            _forget_queue(self.config["BROKER_URL"], self.queue)
+            forget_queue(self.config["BROKER_URL"], self.queue)
+        self._kept = self.log_lines()
         self._log.close()
+
+    def terminate(self) -> None:
+        """Ask for a warm shutdown without waiting (stop() waits)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
 
     def __enter__(self) -> WorkerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _forget_queue(broker_url: str, queue: str) -> None:
-    """Remove a private queue and its bindings from a Redis broker (kombu leaves them behind)."""
-    if not broker_url.startswith(("redis://", "rediss://")):
-        return
-    with contextlib.suppress(redis.RedisError), redis.Redis.from_url(broker_url) as client:
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 def start_worker(app: Flask) -> EmbeddedWorker | WorkerProcess:
