@@ -15,7 +15,7 @@ OFFLINE := $(if $(filter wheelhouse,$(MAKECMDGOALS)),,$(WHEELHOUSE))
 # make serve's port: not 5000, which macOS's AirPlay receiver holds on many laptops.
 PORT     ?= 5050
 
-.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real test-rabbitmq serve bench notebooks check-runtime lock lint clean
+.PHONY: help doctor setup wheelhouse test-wheelhouse site guide lab check reset student test test-browser test-real test-rabbitmq serve bench notebooks check-runtime lock lint clean
 
 help:
 	@echo "make doctor     check this machine is ready (before or after setup); paste it to a trainer"
@@ -30,6 +30,7 @@ help:
 	@echo "make serve      run the reference markets API with demo data"
 	@echo "make site       the lessons as static HTML pages (site/index.html), from stored outputs"
 	@echo "make wheelhouse WHEELHOUSE=dir  every wheel make setup needs, for an install with no network"
+	@echo "make guide     the instructor guide (docs/instructor-guide.md) from the lessons' metadata"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
 
@@ -129,6 +130,10 @@ serve: $(STAMP)
 SITE ?= site
 site: $(STAMP)
 	@$(BIN)/python tools/build_site.py "$(SITE)"
+
+# The instructor guide and the workshop tracks, from each lesson's metadata (tests keep it current).
+guide: $(STAMP)
+	@$(BIN)/python tools/instructor_guide.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --json

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,7 +40,8 @@ def token_headers(app: Flask, email: str = "user1@example.com") -> dict[str, str
 
 def source(*objects: Any) -> Markdown:
     """The source code of functions or classes, rendered as a Python listing."""
-    text = "\n\n".join(inspect.getsource(o).rstrip() for o in objects)
+    # A method keeps its class's indentation in getsource: dedented, it reads as in an editor.
+    text = "\n\n".join(textwrap.dedent(inspect.getsource(o)).rstrip() for o in objects)
     return Markdown(f"```python\n{text}\n```")
 
 

@@ -179,3 +179,46 @@ def test_constraints_pin_every_dependency() -> None:
     for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
         name = re.split(r"[=<>\[ ;]", requirement, maxsplit=1)[0].lower()
         assert name in pinned, f"{name} is not pinned in constraints.txt (run make lock)"
+
+
+# Rules of thumb a learner feels (issue 11): the story in markdown, short cells, outputs that fit
+# on a screen, and a section on when the pattern costs more than it pays.
+CODE_LINES, OUTPUT_LINES = 12, 30
+
+
+def output_lines(cell: dict) -> int:
+    """Lines a reader scrolls through under a cell (a plot counts as none)."""
+    lines = 0
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            lines += len("".join(out["text"]).splitlines())
+        elif out["output_type"] == "error":
+            lines += len(out["traceback"])
+        elif "image/png" not in out.get("data", {}):
+            data = out.get("data", {})
+            lines += len("".join(data.get("text/markdown") or data.get("text/plain") or "")
+                         .splitlines())
+    return lines
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_carries_the_story_in_short_cells(path: Path) -> None:
+    cells = load(path)["cells"]
+    share = sum(c["cell_type"] == "markdown" for c in cells) / len(cells)
+    assert share >= 0.5, f"markdown is {share:.0%} of the cells; at least half, please"
+    for cell in code_cells({"cells": cells}):
+        source = "".join(cell["source"]).strip()
+        if "solution" not in cell.get("metadata", {}).get("tags", []):  # exercises are exempt
+            assert len(source.splitlines()) <= CODE_LINES, f"a {len(source.splitlines())}-line " \
+                f"code cell: {source[:60]!r}"
+        assert output_lines(cell) <= OUTPUT_LINES, f"{output_lines(cell)} lines of output " \
+            f"under {source[:60]!r}: more than a screen"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_lesson_says_when_not_to_use_it(path: Path) -> None:
+    markdown = "\n".join("".join(c["source"]) for c in load(path)["cells"]
+                         if c["cell_type"] == "markdown")
+    section = markdown.split("## When not to use it", 1)
+    assert len(section) == 2, "no '## When not to use it' section"
+    assert len(section[1].split("\n## ", 1)[0].split()) >= 40, "the trade-offs say too little"
