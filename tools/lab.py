@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import sys
 from pathlib import Path
 
+# One check for a free port, shared with make doctor (which must run with nothing installed).
+from doctor import port_free
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-
-
-def port_free(host: str, port: int) -> bool:
-    """Whether a server could listen on host:port now (as tornado binds: SO_REUSEADDR)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def lab_command(port: int, notebook_dir: Path) -> list[str]:
