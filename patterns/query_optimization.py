@@ -158,7 +158,10 @@ def driver_rows(session: Session, columns: Sequence[str],
     dialect = session.get_bind().dialect
     # The same conversions SQLAlchemy would apply (enum to its string, money, UTC datetimes),
     # done once per column rather than looked up per value.
-    procs = [MARKETS.c[name].type.bind_processor(dialect) or (lambda v: v) for name in columns]
+    # dialect_impl first: a TypeDecorator's own bind_processor stops at its generic impl and
+    # skips the dialect's (SQLite's DATETIME writes its text form; sqlite3's adapter another).
+    procs = [MARKETS.c[name].type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+             for name in columns]
     return [tuple(p(row.get(c)) for p, c in zip(procs, columns, strict=True)) for row in rows]
 
 
