@@ -50,7 +50,7 @@ def suite_figures(wall_seconds: float, items: dict[str, float]) -> dict[str, Any
         "suite.notebook_seconds_max": round(max(books.values(), default=0.0), 1),
         "suite.notebook_slowest": max(books, key=books.__getitem__, default=""),
         "suite.items": len(items),
-        "suite.slowest_items": {name: round(s, 2) for name, s in slowest},
+        "suite.slowest_items": [[name, round(s, 2)] for name, s in slowest],  # slowest first
     }
 
 
