@@ -19,7 +19,7 @@ OFFLINE := $(if $(filter wheelhouse,$(MAKECMDGOALS)),,$(WHEELHOUSE))
 # make serve's port: not 5000, which macOS's AirPlay receiver holds on many laptops.
 PORT     ?= 5050
 
-.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real test-rabbitmq serve bench bench-suite notebooks check-runtime lock lint clean
+.PHONY: help doctor setup wheelhouse test-wheelhouse site lab check reset student test test-browser test-real test-rabbitmq serve bench notebooks check-runtime lock lint clean
 
 help:
 	@echo "make doctor     check this machine is ready (before or after setup); paste it to a trainer"
@@ -35,8 +35,8 @@ help:
 	@echo "make site       the lessons as static HTML pages (site/index.html), from stored outputs"
 	@echo "make wheelhouse WHEELHOUSE=dir  every wheel make setup needs, for an install with no network"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
-	@echo "make bench-suite  run the whole suite once, timed: suite.test_seconds, the slowest items (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
+	@echo "make bench-suite  run the whole suite once, timed: suite.test_seconds, the slowest items (JSON)"
 
 # The venv is rebuilt when the dependency files change. uv resolves in seconds; pip is the
 # fallback when uv cannot be installed. constraints.txt pins what a fresh install resolves.
@@ -140,6 +140,7 @@ bench: $(STAMP)
 
 # A benchmark of the suite itself (not part of make bench, which must stay quick): pytest as make
 # test runs it, timed, its JUnit report read for the slowest notebook and the slowest ten items.
+.PHONY: bench-suite
 bench-suite: $(STAMP)
 	$(BIN)/python -m bench.suite $(PYTEST_XDIST)
 
