@@ -8,6 +8,10 @@ REAL_REDIS_URL  ?= redis://127.0.0.1:6379/0
 REAL_BROKER_URL ?= redis://127.0.0.1:6379/1
 RABBITMQ_URL    ?= amqp://guest:guest@127.0.0.1:5672//
 LAB_PORT ?= 8888
+# make test's pytest workers (pytest-xdist): --dist loadscope keeps each test module and each
+# notebook on one worker, as nbval needs (its cells share one kernel). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 # A trainer's folder of wheels (make wheelhouse): make setup WHEELHOUSE=dir installs from it alone,
 # uv and the editable install's build backend (setuptools) included. Not while building one.
 WHEELHOUSE ?=
@@ -33,6 +37,7 @@ help:
 	@echo "make guide     the instructor guide (docs/instructor-guide.md) from the lessons' metadata"
 	@echo "make bench      print the measured figures the lessons quote (JSON)"
 	@echo "make notebooks  re-execute every notebook from a clean kernel and store the outputs"
+	@echo "make bench-suite  run the whole suite once, timed: suite.test_seconds, the slowest items (JSON)"
 
 # The venv is rebuilt when the dependency files change. uv resolves in seconds; pip is the
 # fallback when uv cannot be installed. constraints.txt pins what a fresh install resolves.
@@ -102,7 +107,7 @@ test: $(STAMP)
 	$(BIN)/ruff check -q patterns evidence bench tests tests_browser tools
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy --python-version $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_XDIST)
 
 # Playwright (the [browser] extra) drives Debian's chromium, /usr/bin/chromium, or the executable
 # WORKBOOK_CHROMIUM names: no browser is ever downloaded. Not nbval: these are no notebooks.
@@ -114,13 +119,13 @@ test-browser: $(STAMP)
 
 test-real: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
-	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest
+	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest $(PYTEST_XDIST)
 
 # The jobs tests and lesson 11 again, RabbitMQ as the broker (results go to Redis).
 test-rabbitmq: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
 	WORKBOOK_BROKER_URL=$(RABBITMQ_URL) WORKBOOK_REAL_SERVICES=1 \
-	$(BIN)/python -m pytest tests/test_background_jobs.py notebooks/11_background_jobs.ipynb
+	$(BIN)/python -m pytest $(PYTEST_XDIST) tests/test_background_jobs.py notebooks/11_background_jobs.ipynb
 
 serve: $(STAMP)
 	@PORT=$(PORT) $(BIN)/python -m patterns.serve
@@ -137,6 +142,12 @@ guide: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --json
+
+# A benchmark of the suite itself (not part of make bench, which must stay quick): pytest as make
+# test runs it, timed, its JUnit report read for the slowest notebook and the slowest ten items.
+.PHONY: bench-suite
+bench-suite: $(STAMP)
+	$(BIN)/python -m bench.suite $(PYTEST_XDIST)
 
 # LESSON=08 re-executes one lesson only.
 notebooks: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,20 +13,35 @@ from patterns.config import ENV_BROKER_URL, ENV_DATABASE_URL
 from patterns.db import ENV_RUN_ID, drop_run_schemas, run_id
 
 ROOT = Path(__file__).parent
+# The key under which an xdist worker receives the run id from the controller.
+WORKERINPUT_RUN_ID = "workbook_run_id"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # nbval resolves --nbval-sanitize-with against the start directory; pin it to the repo.
     if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
         config.option.nbval_sanitize_with = str(ROOT / "nbval-sanitize.cfg")
+    # One id for the whole run, inherited by every notebook kernel nbval starts. Under
+    # pytest-xdist the controller picks it before its workers start and hands it to each one
+    # (pytest_configure_node), so all workers and their kernels share it.
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get(WORKERINPUT_RUN_ID):
+        os.environ[ENV_RUN_ID] = workerinput[WORKERINPUT_RUN_ID]
+    else:
+        os.environ.setdefault(ENV_RUN_ID, secrets.token_hex(4))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    # One id for this run, inherited by every notebook kernel nbval starts.
-    os.environ.setdefault(ENV_RUN_ID, secrets.token_hex(4))
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller: give each worker this run's id."""
+    node.workerinput[WORKERINPUT_RUN_ID] = os.environ[ENV_RUN_ID]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Once per run, after every worker is done: on the controller under xdist, never on a worker
+    # (a worker finishing early would drop the schemas and queues the others still use).
+    if hasattr(session.config, "workerinput"):
+        return
     # nbval stops kernels with SIGKILL, so their exit hooks never drop their scratch schemas.
     url = os.environ.get(ENV_DATABASE_URL)
     if url and url.startswith("postgresql"):
