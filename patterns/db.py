@@ -6,6 +6,7 @@ import atexit
 import os
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import time
 from typing import Any
@@ -29,6 +30,23 @@ BEGIN_MODE = "workbook_sqlite_begin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def switch_to_wal(cursor: Any, patience: float = 5.0) -> None:
+    """Put a SQLite database in WAL mode (readers never block the writer), once per file."""
+    # Switching takes a lock another starting process may hold (two starts at once), so switch
+    # only a database not in WAL mode yet. A switch that races another gets "database is locked"
+    # at once: SQLite skips the busy handler there (it could deadlock), so wait here instead.
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def sqlite_hooks(engine: Engine) -> None:
     """Let SQLAlchemy, not Python's sqlite3 driver, decide where transactions begin."""
 
@@ -40,10 +58,7 @@ def sqlite_hooks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=5000")  # first: the pragmas below may have to wait
         cursor.execute("PRAGMA foreign_keys=ON")
-        # Readers do not block the writer. Switching takes a lock another starting process may
-        # hold (two starts at once), so switch only a database that is not in WAL mode yet.
-        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            cursor.execute("PRAGMA journal_mode=WAL")
+        switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
