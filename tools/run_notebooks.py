@@ -35,6 +35,20 @@ def scrub(nb: nbformat.NotebookNode) -> None:
                 output["traceback"] = lines
 
 
+def coalesce_streams(cell: nbformat.NotebookNode) -> None:
+    """One stdout output per run of prints: the kernel may flush a line in two chunks."""
+    merged: list[nbformat.NotebookNode] = []
+    for output in cell.get("outputs", []):
+        last = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and last is not None
+                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+            last["text"] = "".join(last["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    if "outputs" in cell:
+        cell["outputs"] = merged
+
+
 # As JupyterLab writes it: a notebook stored with anything else is rewritten (and autosaved)
 # the moment a learner opens it.
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -57,6 +71,7 @@ def run(path: Path) -> float:
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
+        coalesce_streams(cell)
     scrub(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - started
