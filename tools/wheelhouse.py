@@ -150,6 +150,7 @@ def compile_for(target: Target, version: str, extras: list[str], extra: Path,
     """The exact requirement lines of one target, resolved with its own markers."""
     command = [str(BIN / "uv"), "pip", "compile", "-q", "--no-header", "--no-annotate",
                str(ROOT / "pyproject.toml"), str(extra), "-c", str(ROOT / "constraints.txt"),
+               "--overrides", str(ROOT / "overrides.txt"),
                "--python-platform", target.uv_platform(), "--python-version", version,
                "-o", str(out)]
     for name in extras:
