@@ -35,7 +35,9 @@ from evidence.semantic_search import (
     stored_demo_app,
     sync_costs,
     top10_latency_ms,
+    top10_latency_pair_ms,
 )
+from evidence.timing import interleaved_medians
 from patterns.db import get_db
 from patterns.models import Market, MarketEmbedding, SearchIndexState, User
 from patterns.query_counter import count_queries
@@ -573,6 +575,18 @@ def test_latency_is_measured_with_an_injected_clock() -> None:
     hybrid = top10_latency_ms(build_index(50), words=build_words(50),
                               clock=lambda: next(ticks) / 1000, repeats=5)
     assert hybrid == pytest.approx(1.0) and len(build_words(50)) == 50
+
+
+def test_the_cosine_and_words_first_latencies_are_timed_in_turns() -> None:
+    order: list[str] = []
+    medians = interleaved_medians([lambda: order.append("a"), lambda: order.append("b")], 3)
+    assert order == ["a", "b"] * 3 and len(medians) == 2
+    with pytest.raises(ValueError):
+        interleaved_medians([lambda: None], 0)
+    ticks = iter(range(1000))
+    pair = top10_latency_pair_ms(build_index(50), build_words(50),
+                                 clock=lambda: next(ticks) / 1000, repeats=5)
+    assert pair == pytest.approx((1.0, 1.0))
 
 
 def test_sync_costs_load_everything_once_then_one_vector_per_write() -> None:

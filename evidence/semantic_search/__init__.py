@@ -24,11 +24,12 @@ from evidence.semantic_search.stored import (
     stored_demo_app,
     sync_costs,
     top10_latency_ms,
+    top10_latency_pair_ms,
 )
 
 __all__ = [
     "K", "LABELLED_QUERIES", "SEARCH_DEMO_ROWS", "Facets", "LabelledQuery", "ObservedStore",
     "QueryScore", "SearchEvaluation", "SyncCosts", "build_index", "build_words", "check_refresh",
     "evaluate_search", "facets", "like_search", "precision_at_k", "same_database_app",
-    "store_index", "stored_demo_app", "sync_costs", "top10_latency_ms",
+    "store_index", "stored_demo_app", "sync_costs", "top10_latency_ms", "top10_latency_pair_ms",
 ]

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import insert
 
 from evidence.semantic_search.quality import LABELLED_QUERIES
-from evidence.timing import Clock, median_ms
+from evidence.timing import Clock, interleaved_medians, median_ms
 from patterns.app import create_app
 from patterns.db import get_db
 from patterns.demo_data import demo_rows, seed_demo_data
@@ -65,6 +65,24 @@ def top10_latency_ms(index: VectorIndex, embedder: Embedder | None = None, *,
         index.search(embedder.embed([text])[0], 10, first=first)
 
     return median_ms(search, repeats, clock=clock)
+
+
+def top10_latency_pair_ms(index: VectorIndex, words: WordIndex, *, repeats: int = 60,
+                          clock: Clock = time.perf_counter) -> tuple[float, float]:
+    """(cosine alone, words first): median top-10 milliseconds, the two timed in turns."""
+    embedder = HashingEmbedder()
+    texts = [q.text for q in LABELLED_QUERIES]
+    turn = {"cosine": 0, "words": 0}
+
+    def search(kind: str) -> None:
+        text = texts[turn[kind] % len(texts)]
+        turn[kind] += 1
+        first = words.matching(text) if kind == "words" else ()
+        index.search(embedder.embed([text])[0], 10, first=first)
+
+    cosine, hybrid = interleaved_medians([lambda: search("cosine"), lambda: search("words")],
+                                         repeats, clock=clock)
+    return cosine * 1000, hybrid * 1000
 
 
 def same_database_app(app: Flask, **config: object) -> Flask:
