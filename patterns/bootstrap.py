@@ -56,10 +56,12 @@ def _meta(session: Session, key: str) -> str | None:
     return None if row is None else row.value
 
 
-def prepare(engine: Engine, demo_rows: int = 0) -> DatabaseReport:
+def prepare(engine: Engine, demo_rows: int = 0, *, fresh: bool = False) -> DatabaseReport:
     """Create missing tables, give a new database its id, seed demo rows into empty tables."""
     with _exclusive(engine) as conn:
-        Base.metadata.create_all(conn)
+        # fresh: a schema made a moment ago, known to no one else. It has no table to look for,
+        # and create_all's look (one catalog query per table) is half of a test app's start.
+        Base.metadata.create_all(conn, checkfirst=not fresh)
         with Session(bind=conn) as session:  # inside the locked transaction, committed with it
             database_id = _meta(session, DATABASE_ID)
             if database_id is None:  # a new (or re-created) database: a new identity

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,18 +67,25 @@ def sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(BEGIN_MODE, '')}".rstrip())
 
 
-def _sweep_stale_schemas(engine: Engine) -> None:
+_swept: set[str] = set()  # the servers this process has swept
+
+
+def _sweep_stale_schemas_once(conn: Connection) -> None:
     """Drop scratch schemas that a killed run left behind (their name carries their birth time)."""
+    # Once per process and server: a leftover is hours old, and a test run builds hundreds of apps.
+    server = conn.engine.url.render_as_string(hide_password=True)
+    if server in _swept:
+        return
     now = int(time.time())
-    with engine.begin() as conn:
-        names = conn.scalars(
-            text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
-            {"p": SCHEMA_PREFIX + "%"},
-        ).all()
-        for name in names:
-            born = name.split("_")[1] if name.count("_") >= 2 else ""
-            if born.isdigit() and now - int(born) > STALE_SCHEMA_SECONDS:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    names = conn.scalars(
+        text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+        {"p": SCHEMA_PREFIX + "%"},
+    ).all()
+    for name in names:
+        born = name.split("_")[1] if name.count("_") >= 2 else ""
+        if born.isdigit() and now - int(born) > STALE_SCHEMA_SECONDS:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    _swept.add(server)
 
 
 def run_id() -> str:
@@ -113,7 +120,6 @@ class Database:
         self.write_sessionmaker: sessionmaker[Session] | None = None
         self.schema: str | None = None
         self._tempdir: str | None = None
-        self._admin_url: str | None = None
         self.report: bootstrap.DatabaseReport | None = None  # what the start found
         if app is not None:
             self.init_app(app)
@@ -132,7 +138,8 @@ class Database:
         self.write_sessionmaker = sessionmaker(writer, expire_on_commit=False)
         # Tables, identity and demo rows, under a lock: two processes starting together on one
         # database neither race on CREATE TABLE nor both seed.
-        self.report = bootstrap.prepare(self.engine, int(app.config.get("DEMO_ROWS") or 0))
+        self.report = bootstrap.prepare(self.engine, int(app.config.get("DEMO_ROWS") or 0),
+                                        fresh=self.schema is not None)
         app.extensions["db"] = self
         app.teardown_appcontext(_close_session)
 
@@ -148,7 +155,6 @@ class Database:
             # A worker process joining the scratch schema its parent made: use it, never drop it.
             kwargs["connect_args"] = {"options": f"-csearch_path={attach}"}
         elif backend == "postgresql" and isolated:
-            self._admin_url = url
             self.schema = f"{SCHEMA_PREFIX}{int(time.time())}_{run_id()}_{secrets.token_hex(4)}"
             kwargs["connect_args"] = {"options": f"-csearch_path={self.schema}"}
         try:
@@ -156,15 +162,14 @@ class Database:
             if backend == "sqlite":
                 sqlite_hooks(engine)
             if self.schema:
-                admin = create_engine(url)
-                try:
-                    _sweep_stale_schemas(admin)
-                    with admin.begin() as conn:
-                        conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-                finally:
-                    admin.dispose()
-            with engine.connect():
-                pass
+                # On the app's own connection: a search_path naming a schema that does not exist
+                # yet is allowed, and a second engine would cost a connection per app.
+                with engine.begin() as conn:
+                    _sweep_stale_schemas_once(conn)
+                    conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            else:
+                with engine.connect():
+                    pass
         except Exception as exc:  # one readable line, not a driver traceback
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise ConfigurationError(
@@ -175,18 +180,15 @@ class Database:
 
     def close(self) -> None:
         """Dispose of the engine and drop what isolation created; safe to call twice."""
-        if self.engine is not None:
-            self.engine.dispose()
-        if self.schema and self._admin_url:
-            admin = create_engine(self._admin_url)
+        if self.schema and self.engine is not None:
             try:
-                with admin.begin() as conn:
+                with self.engine.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
             except Exception:
                 pass  # the sweep of the next run removes it
-            finally:
-                admin.dispose()
             self.schema = None
+        if self.engine is not None:
+            self.engine.dispose()
         if self._tempdir:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
