@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from evidence.lab import AuthActions
-from patterns.app import create_app
-from patterns.config import ConfigurationError
-from patterns.db import get_db
+# The app is imported by the fixtures, not here: pytest-xdist's controller loads this file too,
+# and it runs no test; the workers it starts after that import wait for it (0.7 s).
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
 
-MakeApp = Callable[..., Flask]
+    from evidence.lab import AuthActions
+
+MakeApp = Callable[..., "Flask"]
 
 
 @pytest.fixture
@@ -23,6 +24,10 @@ def make_app() -> Iterator[MakeApp]:
 
     The defaults are a test app with 20 demo markets; keyword arguments override app.config.
     """
+    from patterns.app import create_app
+    from patterns.config import ConfigurationError
+    from patterns.db import get_db
+
     built: list[Flask] = []
 
     def make(**config: Any) -> Flask:
@@ -51,10 +56,14 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def auth(app: Flask) -> AuthActions:
+    from evidence.lab import AuthActions
+
     return AuthActions(app)
 
 
 @pytest.fixture
 def auth_for() -> Callable[[Flask], AuthActions]:
     """AuthActions for an app the test built itself (make_app)."""
+    from evidence.lab import AuthActions
+
     return AuthActions

@@ -183,3 +183,19 @@ def test_four_starts_at_once_all_get_a_wal_database(tmp_path) -> None:
         assert not errors, f"race {trial}: {errors}"
         with sqlite3.connect(path) as check:
             assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_the_root_conftest_names_the_variables_patterns_reads() -> None:
+    # conftest.py spells them out rather than import patterns (xdist's controller stays light).
+    import importlib.util
+    from pathlib import Path
+
+    from patterns import config, db
+
+    spec = importlib.util.spec_from_file_location(
+        "root_conftest", Path(__file__).resolve().parent.parent / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    assert (root.ENV_RUN_ID, root.ENV_DATABASE_URL, root.ENV_BROKER_URL) == (
+        db.ENV_RUN_ID, config.ENV_DATABASE_URL, config.ENV_BROKER_URL)
