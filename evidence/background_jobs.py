@@ -140,7 +140,10 @@ def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
                     jobs_probe.name, (number, _hold(number, hold)), queue=worker.queue))
         killed = _kill_first_started(workers, sent)
         every = [r for results in sent for r in results]
-        _wait(lambda: all(r.ready() for r in every), RESULT_TIMEOUT)
+        try:
+            _wait(lambda: all(r.ready() for r in every), RESULT_TIMEOUT)
+        except TimeoutError:  # seen twice in ten loaded runs of make test: say what hung
+            raise TimeoutError(_unfinished(acks_late, workers, sent, killed)) from None
     finally:
         # Stopping takes a second or two and the results are in: stop in the background (not
         # a daemon thread: the interpreter waits for it before it exits).
@@ -152,6 +155,16 @@ def worker_kill_trials(app: Flask, *, tasks: int = 6, hold: float = 0.3,
                       worker, stopping)
             for late, worker, results, victim in zip(acks_late, workers, sent, killed,
                                                      strict=True)]
+
+
+def _unfinished(acks_late: tuple[bool, ...], workers: list[WorkerProcess],
+                sent: list[list[AsyncResult]], killed: list[int]) -> str:
+    """What a trial that did not finish leaves to read: each probe's state, each worker's log."""
+    lines = [f"not every probe finished within {RESULT_TIMEOUT:.0f} s"]
+    for late, worker, results, victim in zip(acks_late, workers, sent, killed, strict=True):
+        lines.append(f"acks_late={late}: states {[r.state for r in results]}, killed {victim}")
+        lines += ["  " + line for line in worker.log_lines()[-12:]]
+    return "\n".join(lines)
 
 
 def _stop(workers: list[WorkerProcess], folder: str | None) -> None:

@@ -777,3 +777,16 @@ def test_a_task_enqueued_in_a_rolled_back_savepoint_is_never_sent(
         assert sent == [], "a released savepoint is not a commit: nothing may be sent yet"
         session.commit()
     assert sent == [("outer",), ("released",)]
+
+
+def test_a_kill_trial_that_does_not_finish_says_which_probe_hung_and_what_was_logged() -> None:
+    from types import SimpleNamespace
+
+    from evidence import background_jobs
+
+    line = "[2026-12-03 10:00:00,000: INFO/MainProcess] ready"
+    worker = SimpleNamespace(log_lines=lambda: [line])
+    results = [SimpleNamespace(state="SUCCESS"), SimpleNamespace(state="STARTED")]
+    said = background_jobs._unfinished((False,), [worker], [results], [1])  # type: ignore[list-item]
+    assert "acks_late=False: states ['SUCCESS', 'STARTED'], killed 1" in said
+    assert "INFO/MainProcess] ready" in said and "within 30 s" in said
