@@ -789,4 +789,6 @@ def test_a_kill_trial_that_does_not_finish_says_which_probe_hung_and_what_was_lo
     results = [SimpleNamespace(state="SUCCESS"), SimpleNamespace(state="STARTED")]
     said = background_jobs._unfinished((False,), [worker], [results], [1])  # type: ignore[list-item]
     assert "acks_late=False: states ['SUCCESS', 'STARTED'], killed 1" in said
-    assert "INFO/MainProcess] ready" in said and "within 30 s" in said
+    assert "INFO/MainProcess] ready" in said and "finished within 30 s" in said
+    said = background_jobs._unfinished((True,), [worker], [results], None)  # type: ignore[list-item]
+    assert "probe started where it could be killed" in said and "killed nothing yet" in said
