@@ -4,6 +4,7 @@ enqueueing, retries on transient errors only, the 202/Location API, and late ack
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import time
@@ -792,3 +793,48 @@ def test_a_kill_trial_that_does_not_finish_says_which_probe_hung_and_what_was_lo
     assert "INFO/MainProcess] ready" in said and "finished within 30 s" in said
     said = background_jobs._unfinished((True,), [worker], [results], None)  # type: ignore[list-item]
     assert "probe started where it could be killed" in said and "killed nothing yet" in said
+
+
+def _folder_channel(tmp_path: Path) -> Any:
+    from kombu import Connection
+
+    settings = celery_config({"BROKER_URL": f"filesystem://{tmp_path}/b", "JOBS_QUEUE": "q"})
+    for folder in ("data_folder_in", "control_folder"):
+        Path(settings["broker_transport_options"][folder]).mkdir(parents=True, exist_ok=True)
+    connection = Connection(settings["broker_url"],
+                            transport_options=settings["broker_transport_options"])
+    return connection.default_channel
+
+
+def test_a_folder_broker_never_hands_out_a_message_still_being_written(tmp_path: Path) -> None:
+    from queue import Empty
+
+    from kombu.transport import filesystem
+
+    channel = _folder_channel(tmp_path)
+    seen: list[Any] = []
+
+    def consumer_polls_now(*args: Any) -> None:  # a worker's poll at the worst moment
+        try:
+            seen.append(channel._get("q"))
+        except Empty:
+            seen.append("empty")
+        except ValueError:  # the file was taken while empty: that message is gone for good
+            seen.append("took a half-written file")
+
+    # kombu's own put: the .msg file exists before its content does.
+    with mock.patch.object(filesystem, "lock", consumer_polls_now):
+        filesystem.Channel._put(channel, "q", {"body": "lost"})
+    assert seen == ["took a half-written file"]
+    with pytest.raises(Empty):
+        channel._get("q")
+    # The workbook's channel: written under another name, then renamed into place.
+    real_replace = os.replace
+
+    def replace_after_a_poll(src: str, dst: str) -> None:
+        consumer_polls_now()
+        real_replace(src, dst)
+
+    with mock.patch.object(os, "replace", replace_after_a_poll):
+        channel._put("q", {"body": "kept"})
+    assert seen[1:] == ["empty"] and channel._get("q") == {"body": "kept"}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
+import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ from celery import Celery, Task
 from celery.schedules import crontab
 from celery.signals import before_task_publish
 from flask import Flask, current_app
+from kombu.exceptions import ChannelError
 from kombu.transport import filesystem, memory
+from kombu.utils.json import dumps
 
 from patterns.db import run_id
 from patterns.structured_logging import bind_request_id, bind_task_id, current_request_id
@@ -56,8 +61,30 @@ class FastMemoryTransport(_ShortSlices, memory.Transport):
     """kombu's in-memory transport (one process), polling in short slices."""
 
 
+class AtomicFilesystemChannel(filesystem.Channel):
+    """kombu's filesystem channel, but a message file appears whole or not at all."""
+
+    # (kombu's own stubs disagree on this signature: filesystem.Channel's is used here.)
+    def _put(self, queue: str, payload: dict[str, Any],  # type: ignore[override]
+             **kwargs: Any) -> None:
+        # kombu creates `<time>_<uuid>.<queue>.msg` and then writes it. A worker polling the
+        # folder can take the file in between, read nothing, and the message is gone: a task
+        # that never runs (seen under load, 3 times in 20 runs of make test). Written under a
+        # name no consumer reads (".part"), then renamed: a rename is atomic in one folder.
+        name = f"{int(round(time.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        try:
+            with open(final + ".part", "wb") as f:
+                f.write(dumps(payload).encode())
+            os.replace(final + ".part", final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
 class FastFilesystemTransport(_ShortSlices, filesystem.Transport):
     """kombu's filesystem transport (processes of one machine), polling in short slices."""
+
+    Channel = AtomicFilesystemChannel
 
 
 for _alias, _cls in ((MEMORY_TRANSPORT, "FastMemoryTransport"),
