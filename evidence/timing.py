@@ -63,6 +63,6 @@ class Ratio:
 
 def compare(slow: Callable[[], Any], fast: Callable[[], Any], repeat: int = 5, *,
             clock: Clock = time.perf_counter) -> Ratio:
-    """Time two ways of getting one result in the same run, as a Ratio of their medians."""
-    return Ratio(median_seconds(slow, repeat, clock=clock),
-                 median_seconds(fast, repeat, clock=clock))
+    """Time two ways of getting one result in the same run, in turns, as a Ratio of medians."""
+    slow_seconds, fast_seconds = interleaved_medians([slow, fast], repeat, clock=clock)
+    return Ratio(slow_seconds, fast_seconds)
