@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import cycle
 
@@ -51,12 +52,10 @@ def build_words(n: int) -> WordIndex:
     return index
 
 
-def top10_latency_ms(index: VectorIndex, embedder: Embedder | None = None, *,
-                     words: WordIndex | None = None, repeats: int = 60,
-                     clock: Clock = time.perf_counter) -> float:
-    """Median milliseconds to embed a query and find its top 10 (the labelled queries, cycled);
-    with `words`, the markets sharing a query word first, as the service ranks."""
-    embedder = embedder or HashingEmbedder()
+def _top10_search(index: VectorIndex, embedder: Embedder,
+                  words: WordIndex | None) -> Callable[[], None]:
+    """One search per call, the labelled queries cycled: embed, then rank the top 10; with
+    `words`, the markets sharing a query word first, as the service ranks."""
     texts = cycle([q.text for q in LABELLED_QUERIES])
 
     def search() -> None:
@@ -64,24 +63,25 @@ def top10_latency_ms(index: VectorIndex, embedder: Embedder | None = None, *,
         first = words.matching(text) if words is not None else ()
         index.search(embedder.embed([text])[0], 10, first=first)
 
-    return median_ms(search, repeats, clock=clock)
+    return search
+
+
+def top10_latency_ms(index: VectorIndex, embedder: Embedder | None = None, *,
+                     words: WordIndex | None = None, repeats: int = 60,
+                     clock: Clock = time.perf_counter) -> float:
+    """Median milliseconds to embed a query and find its top 10 (the labelled queries, cycled);
+    with `words`, the markets sharing a query word first, as the service ranks."""
+    return median_ms(_top10_search(index, embedder or HashingEmbedder(), words), repeats,
+                     clock=clock)
 
 
 def top10_latency_pair_ms(index: VectorIndex, words: WordIndex, *, repeats: int = 60,
                           clock: Clock = time.perf_counter) -> tuple[float, float]:
     """(cosine alone, words first): median top-10 milliseconds, the two timed in turns."""
     embedder = HashingEmbedder()
-    texts = [q.text for q in LABELLED_QUERIES]
-    turn = {"cosine": 0, "words": 0}
-
-    def search(kind: str) -> None:
-        text = texts[turn[kind] % len(texts)]
-        turn[kind] += 1
-        first = words.matching(text) if kind == "words" else ()
-        index.search(embedder.embed([text])[0], 10, first=first)
-
-    cosine, hybrid = interleaved_medians([lambda: search("cosine"), lambda: search("words")],
-                                         repeats, clock=clock)
+    cosine, hybrid = interleaved_medians(
+        [_top10_search(index, embedder, None), _top10_search(index, embedder, words)],
+        repeats, clock=clock)
     return cosine * 1000, hybrid * 1000
 
 
