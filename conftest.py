@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,32 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[ENV_RUN_ID] = workerinput[WORKERINPUT_RUN_ID]
     else:
         os.environ.setdefault(ENV_RUN_ID, secrets.token_hex(4))
+    _fork_kernels(config)
+
+
+def _fork_kernels(config: pytest.Config) -> None:
+    """On Linux, nbval's kernels are forked from one warm process per worker (tools/forkkernel.py).
+
+    Only where notebooks run in this process (an xdist worker, or pytest without workers), only
+    in place of nbval's current-env kernel, and not with WORKBOOK_FORK_KERNELS=0.
+    """
+    option = config.option
+    if (sys.platform != "linux"
+            or not (getattr(option, "nbval", False) or getattr(option, "nbval_lax", False))
+            or not getattr(option, "nbval_current_env", False)
+            or (getattr(option, "numprocesses", None) and not hasattr(config, "workerinput"))):
+        return
+    spec = importlib.util.spec_from_file_location("forkkernel", ROOT / "tools" / "forkkernel.py")
+    assert spec is not None and spec.loader is not None
+    forkkernel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(forkkernel)
+    if os.environ.get(forkkernel.ENV_SWITCH, "1") == "0":
+        return
+    zygote = forkkernel.Zygote()  # starts importing now, while this worker collects the tests
+    os.environ.update(zygote.environ(dict(os.environ)))
+    option.nbval_current_env = False
+    option.nbval_kernel_name = forkkernel.KERNEL_NAME
+    config.add_cleanup(zygote.stop)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
