@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -78,6 +78,15 @@ def prepare(engine: Engine, demo_rows: int = 0, *, fresh: bool = False) -> Datab
             still_demo = session.scalar(
                 select(func.count()).select_from(Market).where(Market.id <= demo)) or 0
     return DatabaseReport(database_id, markets, still_demo, seeded)
+
+
+def new_identity(engine: Engine, copied: DatabaseReport) -> DatabaseReport:
+    """A copy of a prepared database gets an id of its own; its report is the original's."""
+    database_id = secrets.token_hex(8)
+    with _exclusive(engine) as conn, Session(bind=conn) as session:
+        session.merge(WorkbookMeta(key=DATABASE_ID, value=database_id))
+        session.flush()
+    return replace(copied, database_id=database_id)
 
 
 def reset(engine: Engine, demo_rows: int) -> DatabaseReport:

@@ -8,6 +8,7 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -111,6 +112,32 @@ def drop_run_schemas(url: str, run: str) -> int:
         engine.dispose()
 
 
+# The private SQLite files of one process (tests, lessons: hundreds of apps) all start alike.
+# The first of each demo-row count is prepared, then kept in memory; the next ones are copies made
+# with SQLite's backup API: 0.1 ms instead of 12 ms of CREATE TABLE and demo inserts each.
+_TEMPLATES: dict[int, tuple[sqlite3.Connection, bootstrap.DatabaseReport]] = {}
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _prepare_private_sqlite(engine: Engine, demo_rows: int) -> bootstrap.DatabaseReport:
+    """A new private SQLite file: prepared as any database is, or a copy of the first one."""
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(demo_rows)
+        if template is not None:
+            image, report = template
+            with engine.connect() as conn:
+                image.backup(conn.connection.driver_connection)
+    if template is not None:
+        return bootstrap.new_identity(engine, report)  # a copy, but a database of its own
+    report = bootstrap.prepare(engine, demo_rows)
+    image = sqlite3.connect(":memory:", check_same_thread=False)
+    with engine.connect() as conn:
+        conn.connection.driver_connection.backup(image)
+    with _TEMPLATES_LOCK:
+        _TEMPLATES.setdefault(demo_rows, (image, report))
+    return report
+
+
 class Database:
     """Engine, session factory and (when isolated) a private schema for one Flask app."""
 
@@ -138,8 +165,11 @@ class Database:
         self.write_sessionmaker = sessionmaker(writer, expire_on_commit=False)
         # Tables, identity and demo rows, under a lock: two processes starting together on one
         # database neither race on CREATE TABLE nor both seed.
-        self.report = bootstrap.prepare(self.engine, int(app.config.get("DEMO_ROWS") or 0),
-                                        fresh=self.schema is not None)
+        demo_rows = int(app.config.get("DEMO_ROWS") or 0)
+        if self._tempdir is not None:
+            self.report = _prepare_private_sqlite(self.engine, demo_rows)
+        else:
+            self.report = bootstrap.prepare(self.engine, demo_rows, fresh=self.schema is not None)
         app.extensions["db"] = self
         app.teardown_appcontext(_close_session)
 

@@ -21,6 +21,30 @@ def test_isolated_apps_do_not_share_rows(make_app) -> None:
         assert b.scalar(select(func.count()).select_from(Market)) == 0
 
 
+def test_private_databases_copied_from_the_first_start_alike_but_are_their_own(make_app) -> None:
+    apps = [make_app(DEMO_ROWS=7) for _ in range(3)]  # on SQLite, the 2nd and 3rd are copies
+
+    def rows(app: Flask) -> list[tuple]:
+        with get_db(app).new_session() as s:
+            return [tuple(r) for r in s.execute(text("SELECT id, name, creator_id FROM markets"))]
+
+    reports = [get_db(app).report for app in apps]
+    assert all(r is not None and r.describe() == reports[0].describe() for r in reports)
+    assert reports[0].describe() == "7 markets, 7 of them demo data (seeded 7 just now)"
+    assert len({r.database_id for r in reports if r is not None}) == 3  # an identity each
+    assert rows(apps[0]) == rows(apps[1]) == rows(apps[2]) and len(rows(apps[0])) == 7
+    with get_db(apps[1]).new_session(write=True) as s:
+        s.execute(text("DELETE FROM positions"))
+        s.execute(text("DELETE FROM markets"))
+        s.commit()
+    assert len(rows(apps[1])) == 0 and len(rows(apps[2])) == 7 == len(rows(make_app(DEMO_ROWS=7)))
+    with get_db(apps[2]).new_session() as s:
+        if s.get_bind().dialect.name == "sqlite":  # the copy kept the original's WAL mode
+            assert s.scalar(text("PRAGMA journal_mode")) == "wal"
+        assert s.scalar(text("SELECT value FROM workbook_meta WHERE key = 'database_id'")) \
+            == reports[2].database_id  # type: ignore[union-attr]
+
+
 def test_close_removes_what_isolation_created(app: Flask, make_app) -> None:
     db = get_db(app)
     schema, url = db.schema, str(db.engine.url)
