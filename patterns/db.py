@@ -126,16 +126,22 @@ def _prepare_private_sqlite(engine: Engine, demo_rows: int) -> bootstrap.Databas
         if template is not None:
             image, report = template
             with engine.connect() as conn:
-                image.backup(conn.connection.driver_connection)
+                image.backup(_sqlite3(conn))
     if template is not None:
         return bootstrap.new_identity(engine, report)  # a copy, but a database of its own
     report = bootstrap.prepare(engine, demo_rows)
     image = sqlite3.connect(":memory:", check_same_thread=False)
     with engine.connect() as conn:
-        conn.connection.driver_connection.backup(image)
+        _sqlite3(conn).backup(image)
     with _TEMPLATES_LOCK:
         _TEMPLATES.setdefault(demo_rows, (image, report))
     return report
+
+
+def _sqlite3(conn: Connection) -> sqlite3.Connection:
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
 
 
 class Database:
