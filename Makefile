@@ -14,6 +14,10 @@ LAB_PORT ?= 8888
 # its CPU to the spare one (2 CPUs, one sitting: 2 workers 48.8 s, 3 workers 41.9 s, 4: 43.1 s).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1); print(min(n + 1, 6))' 2>/dev/null || echo 2)
 PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
+# The real-services runs keep one worker per CPU: PostgreSQL and Redis need CPU too, and a lesson's
+# floor (lesson 00: loading 100 rows vs. counting them, about 3.3x) fell under 1.5 once with a spare.
+REAL_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))' 2>/dev/null || echo 2)
+PYTEST_XDIST_REAL := $(if $(filter 0,$(REAL_WORKERS)),,-n $(REAL_WORKERS) --dist loadscope)
 # A trainer's folder of wheels (make wheelhouse): make setup WHEELHOUSE=dir installs from it alone,
 # uv and the editable install's build backend (setuptools) included. Not while building one.
 WHEELHOUSE ?=
@@ -128,13 +132,13 @@ test-browser: $(STAMP)
 
 test-real: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
-	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest $(PYTEST_XDIST)
+	WORKBOOK_BROKER_URL=$(REAL_BROKER_URL) WORKBOOK_REAL_SERVICES=1 $(BIN)/python -m pytest $(PYTEST_XDIST_REAL)
 
 # The jobs tests and lesson 11 again, RabbitMQ as the broker (results go to Redis).
 test-rabbitmq: $(STAMP)
 	WORKBOOK_DATABASE_URL=$(PG_URL) WORKBOOK_REDIS_URL=$(REAL_REDIS_URL) \
 	WORKBOOK_BROKER_URL=$(RABBITMQ_URL) WORKBOOK_REAL_SERVICES=1 \
-	$(BIN)/python -m pytest $(PYTEST_XDIST) tests/test_background_jobs.py notebooks/11_background_jobs.ipynb
+	$(BIN)/python -m pytest $(PYTEST_XDIST_REAL) tests/test_background_jobs.py notebooks/11_background_jobs.ipynb
 
 serve: $(STAMP)
 	@PORT=$(PORT) $(BIN)/python -m patterns.serve
