@@ -12,11 +12,13 @@ LAB_PORT ?= 8888
 # notebook on one worker, as nbval needs (its cells share one kernel). TEST_WORKERS=0: one process.
 # One more worker than CPUs: a worker waiting on a Celery worker, a server or a held task leaves
 # its CPU to the spare one (2 CPUs, one sitting: 2 workers 48.8 s, 3 workers 41.9 s, 4: 43.1 s).
-TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1); print(min(n + 1, 6))' 2>/dev/null || echo 2)
+# The CPUs this process may use (a container's share, not the host's count).
+CPUS := $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))' 2>/dev/null || echo 2)
+TEST_WORKERS ?= $(shell n=$(CPUS); echo $$(( n + 1 < 6 ? n + 1 : 6 )))
 PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 # The real-services runs keep one worker per CPU: PostgreSQL and Redis need CPU too, and a lesson's
 # floor (lesson 00: loading 100 rows vs. counting them, about 3.3x) fell under 1.5 once with a spare.
-REAL_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))' 2>/dev/null || echo 2)
+REAL_WORKERS ?= $(CPUS)
 PYTEST_XDIST_REAL := $(if $(filter 0,$(REAL_WORKERS)),,-n $(REAL_WORKERS) --dist loadscope)
 # A trainer's folder of wheels (make wheelhouse): make setup WHEELHOUSE=dir installs from it alone,
 # uv and the editable install's build backend (setuptools) included. Not while building one.
