@@ -21,6 +21,9 @@ ENV_BROKER_URL = "WORKBOOK_BROKER_URL"
 ROOT = Path(__file__).parent
 # The key under which an xdist worker receives the run id from the controller.
 WORKERINPUT_RUN_ID = "workbook_run_id"
+# ... and the folder of the run's kernel zygote (tools/forkkernel.py), "" when there is none.
+WORKERINPUT_ZYGOTE = "workbook_kernel_zygote"
+ZYGOTE_FOLDER = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,28 +42,49 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _fork_kernels(config: pytest.Config) -> None:
-    """On Linux, nbval's kernels are forked from one warm process per worker (tools/forkkernel.py).
+    """On Linux, nbval's kernels are forked from one warm process per run (tools/forkkernel.py).
 
-    Only where notebooks run in this process (an xdist worker, or pytest without workers), only
-    in place of nbval's current-env kernel, and not with WORKBOOK_FORK_KERNELS=0.
+    pytest-xdist's controller starts it and hands its folder to each worker (pytest_configure_node):
+    one process imports ipykernel, Flask, SQLAlchemy... once, not once per worker. Without workers,
+    pytest starts its own. Only in place of nbval's current-env kernel; WORKBOOK_FORK_KERNELS=0
+    turns it off.
     """
     option = config.option
     if (sys.platform != "linux"
             or not (getattr(option, "nbval", False) or getattr(option, "nbval_lax", False))
-            or not getattr(option, "nbval_current_env", False)
-            or (getattr(option, "numprocesses", None) and not hasattr(config, "workerinput"))):
+            or not getattr(option, "nbval_current_env", False)):
         return
-    spec = importlib.util.spec_from_file_location("forkkernel", ROOT / "tools" / "forkkernel.py")
-    assert spec is not None and spec.loader is not None
-    forkkernel = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(forkkernel)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a worker: the controller's zygote, or none (it was off)
+        folder = workerinput.get(WORKERINPUT_ZYGOTE)
+        if folder:
+            os.environ.update(_forkkernel().environ(folder, dict(os.environ)))
+            option.nbval_current_env = False
+            option.nbval_kernel_name = _forkkernel().KERNEL_NAME
+        return
+    forkkernel = _forkkernel()
     if os.environ.get(forkkernel.ENV_SWITCH, "1") == "0":
         return
-    zygote = forkkernel.Zygote()  # starts importing now, while this worker collects the tests
-    os.environ.update(zygote.environ(dict(os.environ)))
-    option.nbval_current_env = False
-    option.nbval_kernel_name = forkkernel.KERNEL_NAME
+    zygote = forkkernel.Zygote()  # starts importing now, while the workers start and collect
+    config.stash[ZYGOTE_FOLDER] = zygote.folder
     config.add_cleanup(zygote.stop)
+    if not getattr(option, "numprocesses", None):  # no workers: nbval runs in this process
+        os.environ.update(zygote.environ(dict(os.environ)))
+        option.nbval_current_env = False
+        option.nbval_kernel_name = forkkernel.KERNEL_NAME
+
+
+def _forkkernel() -> Any:
+    """tools/forkkernel.py, loaded once (tools/ is no package)."""
+    module = sys.modules.get("forkkernel")
+    if module is None:
+        path = ROOT / "tools" / "forkkernel.py"
+        spec = importlib.util.spec_from_file_location("forkkernel", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["forkkernel"] = module
+    return module
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -77,6 +101,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist, on the controller: give each worker this run's id."""
     node.workerinput[WORKERINPUT_RUN_ID] = os.environ[ENV_RUN_ID]
+    node.workerinput[WORKERINPUT_ZYGOTE] = node.config.stash.get(ZYGOTE_FOLDER, "")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -2,17 +2,18 @@
 
 Every lesson's kernel used to pay the same ~1 s of CPU before its first cell: starting Python,
 importing ipykernel and IPython, then Flask, SQLAlchemy, Celery, fakeredis... Under nbval that is
-fourteen times per run on a two-core machine. Here a *zygote* process per pytest worker imports
-those once; each kernel nbval asks for is an ``os.fork()`` of it that then runs
-``python -m ipykernel_launcher -f <connection file>`` exactly as the usual kernel spec would: same
-argv, environment, working folder and ``sys.path[0]``, its own session, nothing of the workbook's
-own code (``patterns``, ``evidence``) imported before the lesson imports it.
+fourteen times per run on a two-core machine. Here one *zygote* process per test run (started
+by pytest-xdist's controller, shared by its workers) imports those once; each kernel nbval asks
+for is an ``os.fork()`` of it that then runs ``python -m ipykernel_launcher -f <connection file>``
+exactly as the usual kernel spec would: same argv, environment, working folder and
+``sys.path[0]``, its own session, nothing of the workbook's own code (``patterns``, ``evidence``)
+imported before the lesson imports it.
 
 Two roles, one file, standard library only on the client side:
 
 - ``forkkernel.py serve SOCKET``: the zygote. Preloads, then forks one kernel per connection and
-  reports its exit status back on that connection. EOF on stdin (its pytest worker is gone) ends it
-  and every kernel it forked.
+  reports its exit status back on that connection. EOF on stdin (the pytest process that started
+  it is gone) ends it and every kernel it forked.
 - ``forkkernel.py kernel -f FILE``: what the kernel spec runs, so it is the process jupyter_client
   starts, signals and kills. It hands its argv, environment, folder and stdio to the zygote and
   forwards signals to the forked kernel; when it is killed, the zygote kills that kernel.
@@ -71,26 +72,36 @@ class Zygote:
         os.makedirs(os.path.join(self.folder, "kernels", KERNEL_NAME))
         with open(os.path.join(self.folder, "kernels", KERNEL_NAME, "kernel.json"), "w") as f:
             json.dump(spec, f)
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen[bytes] | None
+        self.process = process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "serve", self.socket,
              *([] if preload else ["--bare"])], stdin=subprocess.PIPE)
         # It binds before it imports anything (a few ms): wait for that, so that a kernel asked
         # for at once queues there instead of finding no socket and starting the slow way.
         for _ in range(500):
-            if os.path.exists(self.socket) or self.process.poll() is not None:
+            if os.path.exists(self.socket) or process.poll() is not None:
                 break
             time.sleep(0.01)
 
+    @classmethod
+    def attach(cls, folder: str) -> Zygote:
+        """One that runs already (make test's): start kernels from it; stop() leaves it running."""
+        zygote = cls.__new__(cls)
+        zygote.folder, zygote.process = folder, None
+        zygote.socket = os.path.join(folder, "zygote.sock")
+        return zygote
+
     def environ(self, base: dict[str, str]) -> dict[str, str]:
         """The variables that make jupyter_client find the kernel spec and it find the zygote."""
-        paths = [self.folder, *filter(None, base.get("JUPYTER_PATH", "").split(os.pathsep))]
-        return {"JUPYTER_PATH": os.pathsep.join(paths), ENV_SOCKET: self.socket}
+        return environ(self.folder, base)
 
     def stop(self) -> None:
         """EOF on its stdin: it kills the kernels it still runs and leaves; the folder goes."""
         import shutil
         import subprocess
 
+        if self.process is None:  # attached: its owner stops it
+            return
         assert self.process.stdin is not None
         self.process.stdin.close()
         try:
@@ -99,6 +110,13 @@ class Zygote:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def environ(folder: str, base: dict[str, str]) -> dict[str, str]:
+    """The variables that reach the zygote whose kernel spec and socket are in `folder`."""
+    paths = [folder, *filter(None, base.get("JUPYTER_PATH", "").split(os.pathsep))]
+    return {"JUPYTER_PATH": os.pathsep.join(paths),
+            ENV_SOCKET: os.path.join(folder, "zygote.sock")}
 
 
 # ---- the client: the process jupyter_client starts ----
@@ -173,7 +191,7 @@ def serve(path: str, bare: bool = False) -> None:
         while True:
             for key, _ in selector.select():
                 if key.data == "parent" and not os.read(sys.stdin.fileno(), 4096):
-                    return  # the pytest worker is gone (or done)
+                    return  # the pytest process that started it is gone (or done)
                 if key.data == "child":
                     os.read(wake_r, 4096)
                     _reap(kernels, selector)
