@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from patterns import bootstrap
@@ -82,11 +83,25 @@ def _sweep_stale_schemas_once(conn: Connection) -> None:
         text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
         {"p": SCHEMA_PREFIX + "%"},
     ).all()
-    for name in names:
-        born = name.split("_")[1] if name.count("_") >= 2 else ""
-        if born.isdigit() and now - int(born) > STALE_SCHEMA_SECONDS:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    stale = [name for name in names if (born := _born(name)) and now - born > STALE_SCHEMA_SECONDS]
+    for name in stale:
+        # A leftover that something still holds (a session left idle in a transaction) waits for
+        # no one: skipped after a second, tried again by the next process, never blocking this one.
+        try:
+            with conn.begin_nested():
+                conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        except OperationalError:
+            continue
+    if stale:
+        conn.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     _swept.add(server)
+
+
+def _born(name: str) -> int:
+    """The birth time (epoch seconds) in a scratch schema's name, 0 when it carries none."""
+    born = name.split("_")[1] if name.count("_") >= 2 else ""
+    return int(born) if born.isdigit() else 0
 
 
 def run_id() -> str:

@@ -122,6 +122,51 @@ def test_a_runs_scratch_schemas_can_be_dropped_even_when_its_processes_were_kill
     assert drop_run_schemas(url, "killtest") == 0
 
 
+def test_a_killed_runs_leftover_schema_is_swept_unless_something_still_holds_it(
+        make_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An hour-old scratch schema goes with the next app; one that a session holds is skipped."""
+    import time
+
+    from sqlalchemy import create_engine
+
+    from patterns import db
+
+    url = os.environ.get("WORKBOOK_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.skip("scratch schemas exist only on PostgreSQL (set WORKBOOK_DATABASE_URL)")
+    born = int(time.time()) - db.STALE_SCHEMA_SECONDS - 60
+    free, held = (f"{db.SCHEMA_PREFIX}{born}_sweeptest_{name}" for name in ("free", "held"))
+    engine = create_engine(url)
+
+    def exists(name: str) -> bool:
+        with engine.connect() as c:
+            return bool(c.scalar(text("SELECT count(*) FROM information_schema.schemata"
+                                      " WHERE schema_name = :n"), {"n": name}))
+
+    holder = engine.connect()
+    try:
+        with engine.begin() as c:
+            for name in (free, held):
+                c.execute(text(f'CREATE SCHEMA "{name}"'))
+        # An open transaction that created a table there: DROP SCHEMA would wait for it forever.
+        holder.execute(text(f'CREATE TABLE "{held}".t (x int)'))
+        monkeypatch.setattr(db, "_swept", set())  # this process swept already: once more
+        started = time.monotonic()
+        make_app(DEMO_ROWS=0)
+        assert time.monotonic() - started < 10, "the sweep waited on the held schema"
+        assert not exists(free) and exists(held)
+        holder.rollback()
+        monkeypatch.setattr(db, "_swept", set())
+        make_app(DEMO_ROWS=0)  # released: the next process's sweep takes it
+        assert not exists(held)
+    finally:
+        holder.close()
+        with engine.begin() as c:
+            for name in (free, held):
+                c.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        engine.dispose()
+
+
 def test_concurrent_writes_are_serialized_not_500(app: Flask, auth) -> None:
     # Embedded SQLite once answered most of these with 500 "database is locked": a request read,
     # another committed, then the first one's write failed at once (WAL's BUSY_SNAPSHOT).
