@@ -107,8 +107,13 @@ def test_a_forked_kernel_starts_where_and_as_an_ordinary_one_does(
 
 def test_an_interrupt_reaches_the_forked_kernel(start: Callable[..., Kernel]) -> None:
     km, kc = start()
-    msg_id = kc.execute("import time; time.sleep(60)")
-    time.sleep(0.5)
+    msg_id = kc.execute("import time; print('sleeping', flush=True); time.sleep(60)")
+    # Only once the cell runs: a kernel between cells ignores SIGINT. A fixed 0.5 s wait lost that
+    # race once on a loaded machine (a profiler attached to every process).
+    while True:
+        msg = kc.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            break
     km.interrupt_kernel()  # SIGINT to the process jupyter_client started: forwarded
     reply = kc.get_shell_msg(timeout=10)
     assert reply["parent_header"]["msg_id"] == msg_id
