@@ -54,22 +54,20 @@ def _fork_kernels(config: pytest.Config) -> None:
             or not (getattr(option, "nbval", False) or getattr(option, "nbval_lax", False))
             or not getattr(option, "nbval_current_env", False)):
         return
+    forkkernel = _forkkernel()
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # a worker: the controller's zygote, or none (it was off)
         folder = workerinput.get(WORKERINPUT_ZYGOTE)
-        if folder:
-            os.environ.update(_forkkernel().environ(folder, dict(os.environ)))
-            option.nbval_current_env = False
-            option.nbval_kernel_name = _forkkernel().KERNEL_NAME
+    elif os.environ.get(forkkernel.ENV_SWITCH, "1") == "0":
         return
-    forkkernel = _forkkernel()
-    if os.environ.get(forkkernel.ENV_SWITCH, "1") == "0":
-        return
-    zygote = forkkernel.Zygote()  # starts importing now, while the workers start and collect
-    config.stash[ZYGOTE_FOLDER] = zygote.folder
-    config.add_cleanup(zygote.stop)
-    if not getattr(option, "numprocesses", None):  # no workers: nbval runs in this process
-        os.environ.update(zygote.environ(dict(os.environ)))
+    else:
+        zygote = forkkernel.Zygote()  # starts importing now, while the workers start and collect
+        config.stash[ZYGOTE_FOLDER] = folder = zygote.folder
+        config.add_cleanup(zygote.stop)
+        if getattr(option, "numprocesses", None):  # the controller runs no notebook itself
+            return
+    if folder:  # nbval in this process starts its kernels from the zygote
+        os.environ.update(forkkernel.environ(folder, dict(os.environ)))
         option.nbval_current_env = False
         option.nbval_kernel_name = forkkernel.KERNEL_NAME
 

@@ -38,6 +38,7 @@ from typing import Any
 ENV_SOCKET = "WORKBOOK_KERNEL_ZYGOTE"
 ENV_SWITCH = "WORKBOOK_FORK_KERNELS"
 KERNEL_NAME = "workbook-forked"
+SOCKET_NAME = "zygote.sock"  # in the zygote's folder, beside kernels/KERNEL_NAME/kernel.json
 # Third-party modules the lessons import (plus the kernel itself). Never the workbook's own:
 # lesson 08 shows what an import does, and a preloaded module would hide it.
 PRELOAD = (
@@ -64,7 +65,7 @@ class Zygote:
         from ipykernel.kernelspec import get_kernel_dict
 
         self.folder = tempfile.mkdtemp(prefix="workbook-kernels-")
-        self.socket = os.path.join(self.folder, "zygote.sock")
+        self.socket = os.path.join(self.folder, SOCKET_NAME)
         spec = get_kernel_dict()  # the kernel nbval's --nbval-current-env starts, argv changed:
         argv = spec["argv"]  # [python, -m, ipykernel_launcher, -f, {connection_file}]
         spec["argv"] = [sys.executable, "-I", "-S", os.path.abspath(__file__), "kernel",
@@ -88,7 +89,7 @@ class Zygote:
         """One that runs already (make test's): start kernels from it; stop() leaves it running."""
         zygote = cls.__new__(cls)
         zygote.folder, zygote.process = folder, None
-        zygote.socket = os.path.join(folder, "zygote.sock")
+        zygote.socket = os.path.join(folder, SOCKET_NAME)
         return zygote
 
     def environ(self, base: dict[str, str]) -> dict[str, str]:
@@ -116,7 +117,7 @@ def environ(folder: str, base: dict[str, str]) -> dict[str, str]:
     """The variables that reach the zygote whose kernel spec and socket are in `folder`."""
     paths = [folder, *filter(None, base.get("JUPYTER_PATH", "").split(os.pathsep))]
     return {"JUPYTER_PATH": os.pathsep.join(paths),
-            ENV_SOCKET: os.path.join(folder, "zygote.sock")}
+            ENV_SOCKET: os.path.join(folder, SOCKET_NAME)}
 
 
 # ---- the client: the process jupyter_client starts ----
